@@ -1,0 +1,83 @@
+"""Application assembly: routes, middleware, error handlers, lifespan. Nothing else lives here."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Mount
+
+from server.errors import AppError
+from server.middleware import BodyLimitMiddleware, CSRFMiddleware, wants_json
+from server.routes import health, pages
+from server.runtime import Runtime
+from server.settings import Settings
+from server.static import CachedStaticFiles
+from server.templating import STATIC_DIR, make_environment, render
+
+log = structlog.get_logger()
+
+# Authorised by a per-session secret in the body (sendBeacon cannot send headers).
+CSRF_EXEMPT = [r"^/api/v1/viewing-sessions/[^/]+/heartbeats$"]
+
+
+def all_routes() -> list[BaseRoute]:
+    return [*health.routes, *pages.routes, Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")]
+
+
+async def _app_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, AppError)
+    if wants_json(request.scope):
+        body: dict[str, object] = {"error": exc.message, "code": exc.code}
+        if exc.fields:
+            body["fields"] = exc.fields
+        return JSONResponse(body, status_code=exc.status)
+    return await render(request, "error.html", {"message": exc.message, "status": exc.status},
+                        status=exc.status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    messages = {404: "页面不存在", 405: "不支持的请求方式", 400: "请求无效"}
+    message = messages.get(exc.status_code, "请求无法处理")
+    if wants_json(request.scope):
+        return JSONResponse({"error": message, "code": f"http_{exc.status_code}"}, status_code=exc.status_code)
+    return await render(request, "error.html", {"message": message, "status": exc.status_code},
+                        status=exc.status_code)
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled_error", path=request.url.path)
+    message = "服务器开小差了，请稍后重试"
+    if wants_json(request.scope):
+        return JSONResponse({"error": message, "code": "server_error"}, status_code=500)
+    return Response(f"<h1>{message}</h1>", status_code=500, media_type="text/html; charset=utf-8")
+
+
+def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await app.state.runtime.open()
+        try:
+            yield
+        finally:
+            await app.state.runtime.close()
+
+    app = Starlette(
+        routes=all_routes(),
+        middleware=[
+            Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
+            Middleware(CSRFMiddleware, exempt=CSRF_EXEMPT),
+        ],
+        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _server_error},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime or Runtime.build(settings)
+    app.state.templates = make_environment()
+    return app

@@ -1,0 +1,45 @@
+"""Turn settings into concrete backends: start embedded PostgreSQL/SeaweedFS where none is configured."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from server import embedded
+from server.settings import Settings
+
+
+@dataclass
+class Backends:
+    settings: Settings
+    s3: embedded.EmbeddedS3 | None = None
+
+    def stop(self) -> None:
+        if self.s3 is not None:
+            embedded.stop_seaweedfs(self.s3)
+            self.s3 = None
+
+
+def resolve(settings: Settings) -> Backends:
+    """Settings with every endpoint filled in; embedded services are started (or adopted) as needed."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    updates: dict[str, object] = {"secret_key": settings.signing_key()}
+    s3 = None
+    if settings.embedded_db:
+        updates["database_url"] = embedded.start_postgres(settings.data_dir)
+    if settings.embedded_s3:
+        s3 = embedded.start_seaweedfs(settings.data_dir)
+        updates.update(s3_endpoint_url=s3.endpoint_url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key)
+    return Backends(settings.model_copy(update=updates), s3)
+
+
+def child_environment(settings: Settings) -> dict[str, str]:
+    """Environment for a child process (the worker) so it uses exactly the same backends."""
+    assert settings.database_url and settings.s3_endpoint_url
+    return {
+        "JIANGTANG_DATABASE_URL": settings.database_url,
+        "JIANGTANG_S3_ENDPOINT_URL": settings.s3_endpoint_url,
+        "JIANGTANG_S3_ACCESS_KEY": settings.s3_access_key or "",
+        "JIANGTANG_S3_SECRET_KEY": settings.s3_secret_key or "",
+        "JIANGTANG_SECRET_KEY": settings.secret_key or "",
+        "JIANGTANG_DATA_DIR": str(settings.data_dir.resolve()),
+    }

@@ -1,0 +1,183 @@
+"""The `jiangtang` command: serve (default), worker, migrate, create-admin, demo, media."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import typer
+
+from server.settings import Settings, SettingsError, load_settings
+
+cli = typer.Typer(help="讲堂 Jiangtang — lecture-video platform", no_args_is_help=False, add_completion=False)
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except SettingsError as exc:
+        typer.echo(f"jiangtang: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _prepare(settings: Settings):
+    from server import migrate
+    from server.backends import resolve
+    from server.logs import configure_logging
+    from server.runtime import s3_config
+    from server.storage import Storage
+
+    configure_logging(json_lines=settings.log_json, level=settings.log_level)
+    backends = resolve(settings)
+    migrate.upgrade(backends.settings.database_url or "")
+    Storage(s3_config(backends.settings)).ensure_bucket()
+    return backends
+
+
+@cli.callback(invoke_without_command=True)
+def default(ctx: typer.Context) -> None:
+    if ctx.invoked_subcommand is None:
+        ctx.invoke(serve)
+
+
+@cli.command()
+def serve(
+    data_dir: Path = typer.Option(None, help="数据目录（嵌入式 PostgreSQL 与 S3 的数据）"),
+    host: str = typer.Option(None, help="监听地址"),
+    port: int = typer.Option(None, help="监听端口"),
+    no_worker: bool = typer.Option(False, "--no-worker", help="只启动 Web 服务，不启动转码 worker"),
+    demo: bool = typer.Option(False, "--demo", help="数据库为空时载入演示内容"),
+) -> None:
+    """Start the platform (embedded PostgreSQL + S3 unless configured) and a worker."""
+    import uvicorn
+
+    from server.app import create_app
+    from server.backends import child_environment
+    from server.embedded import spawn_child, stop_process_group
+    from server.runtime import Runtime
+
+    settings = _settings(data_dir=data_dir, host=host, port=port)
+    backends = _prepare(settings)
+    resolved = backends.settings
+    worker = None
+    try:
+        password = asyncio.run(_first_run(resolved, demo))
+        if password:
+            typer.echo(f"首次启动：管理员账号 admin，初始密码 {password}（登录后需修改）")
+        if not no_worker:
+            env = {**os.environ, **child_environment(resolved)}
+            worker = spawn_child([sys.executable, "-m", "server.cli", "worker"],
+                                 log_path=resolved.data_dir / "logs" / "worker.log", env=env)
+        typer.echo(f"讲堂已启动: http://{resolved.host}:{resolved.port}")
+        app = create_app(resolved, Runtime.build(resolved))
+        uvicorn.run(app, host=resolved.host, port=resolved.port, proxy_headers=True, log_level="warning",
+                    timeout_graceful_shutdown=10)
+    finally:
+        if worker is not None:
+            stop_process_group(worker)
+        backends.stop()
+
+
+async def _first_run(settings: Settings, demo: bool) -> str | None:
+    from server.runtime import Runtime
+    from server.services.bootstrap import ensure_first_admin
+
+    runtime = Runtime.build(settings)
+    try:
+        password = await ensure_first_admin(runtime)
+        if demo:
+            from server.demo import load_demo
+
+            await load_demo(runtime, only_if_empty=True)
+        return password
+    finally:
+        await runtime.engine.dispose()
+
+
+@cli.command()
+def worker(concurrency: int = typer.Option(None, help="并发任务数")) -> None:
+    """Run a transcoding/job worker against the configured PostgreSQL and S3."""
+    from worker.main import run_worker
+
+    settings = _settings(worker_concurrency=concurrency)
+    backends = _prepare(settings)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    try:
+        asyncio.run(run_worker(backends.settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        backends.stop()
+
+
+@cli.command("migrate")
+def migrate_cmd() -> None:
+    """Apply database migrations (and create the S3 bucket)."""
+    backends = _prepare(_settings())
+    backends.stop()
+    typer.echo("数据库迁移完成")
+
+
+@cli.command("create-admin")
+def create_admin_cmd(
+    login: str = typer.Option("admin", help="登录名（工号）"),
+    name: str = typer.Option("系统管理员", help="姓名"),
+) -> None:
+    """Create or reset an administrator and print a one-time password."""
+    from server.runtime import Runtime
+    from server.services.bootstrap import create_admin
+
+    backends = _prepare(_settings())
+
+    async def run() -> str:
+        runtime = Runtime.build(backends.settings)
+        try:
+            return await create_admin(runtime, login=login, name=name)
+        finally:
+            await runtime.engine.dispose()
+
+    try:
+        typer.echo(f"管理员 {login} 的初始密码：{asyncio.run(run())}（登录后需修改）")
+    finally:
+        backends.stop()
+
+
+@cli.command("demo")
+def demo_cmd() -> None:
+    """Load demo content (units, people, lecturers, lectures, recordings)."""
+    from server.demo import load_demo
+    from server.runtime import Runtime
+
+    backends = _prepare(_settings())
+
+    async def run() -> None:
+        runtime = Runtime.build(backends.settings)
+        await runtime.open()
+        try:
+            await load_demo(runtime, only_if_empty=False)
+        finally:
+            await runtime.close()
+
+    try:
+        asyncio.run(run())
+        typer.echo("演示内容已载入")
+    finally:
+        backends.stop()
+
+
+def _mount_media() -> None:
+    from worker.media.cli import media_app
+
+    cli.add_typer(media_app, name="media", help="本地探测与转码（与 worker 相同的代码路径）")
+
+
+def main() -> None:
+    _mount_media()
+    cli()
+
+
+if __name__ == "__main__":
+    main()

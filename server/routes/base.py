@@ -1,0 +1,107 @@
+"""Route declaration with an access level, and the request/response helpers routes share.
+
+Every route in the app is built with ``route()``, so each one carries its ``Access`` (checked here
+before the endpoint runs) and the authorisation-matrix test can enumerate them all.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+from urllib.parse import quote
+
+from pydantic import BaseModel, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from server.auth import Principal, load_principal
+from server.errors import AppError, Forbidden, Invalid
+from server.middleware import wants_json
+from server.permissions import Access, Actor, passes
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+MAX_JSON_DEPTH = 32
+M = TypeVar("M", bound=BaseModel)
+
+
+class AccessRoute(Route):
+    access: Access
+
+
+def route(path: str, endpoint: Endpoint, *, access: Access, methods: tuple[str, ...] = ("GET",),
+          name: str | None = None) -> AccessRoute:
+    async def guarded(request: Request) -> Response:
+        principal = await load_principal(request)
+        settings = request.app.state.runtime.settings
+        actor = principal.actor if principal else None
+        if not passes(access, actor, anonymous_browse=settings.allow_anonymous_browse):
+            if principal is None:
+                if wants_json(request.scope) or request.method != "GET":
+                    return JSONResponse({"error": "请先登录", "code": "login_required"}, status_code=401)
+                target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+                return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+            raise Forbidden("您没有权限访问此页面")
+        if principal is not None and principal.user.must_change_password and access is not Access.public \
+                and not wants_json(request.scope) and request.url.path != "/me/password":
+            return RedirectResponse("/me/password", status_code=303)
+        return await endpoint(request)
+
+    guarded.__name__ = endpoint.__name__
+    r = AccessRoute(path, guarded, methods=list(methods), name=name or endpoint.__name__)
+    r.access = access
+    return r
+
+
+async def principal_of(request: Request) -> Principal:
+    principal = await load_principal(request)
+    if principal is None:
+        raise Forbidden("请先登录", code="login_required")
+    return principal
+
+
+async def actor_of(request: Request) -> Actor:
+    return (await principal_of(request)).actor
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    if level > MAX_JSON_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
+async def json_body(request: Request, model: type[M], *, allow_text_plain: bool = False) -> M:
+    """Parse and validate a JSON body into ``model``; every failure is a 4xx with a Chinese message."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype != "application/json" and not (allow_text_plain and ctype == "text/plain"):
+        raise AppError("请求格式应为 JSON（Content-Type: application/json）", code="unsupported_media_type")
+    raw = await request.body()
+    try:
+        data = json.loads(raw.decode("utf-8")) if raw else {}
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        raise AppError("请求内容不是有效的 UTF-8 JSON", code="malformed_json") from None
+    if _depth(data) > MAX_JSON_DEPTH:
+        raise AppError("JSON 嵌套层级过深", code="json_too_deep")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        fields = {".".join(str(p) for p in e["loc"]) or "body": e["msg"] for e in exc.errors()}
+        raise Invalid("提交的数据不完整或格式不正确", fields=fields) from None
+
+
+def path_int(request: Request, name: str) -> int:
+    value = request.path_params[name]
+    if isinstance(value, int):
+        return value
+    if not str(value).isdigit() or len(str(value)) > 12:
+        raise Invalid("链接中的编号无效")
+    return int(value)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)

@@ -1,0 +1,60 @@
+"""First-run set-up: the bucket and an initial administrator."""
+
+from __future__ import annotations
+
+import secrets
+import string
+
+from sqlalchemy import func, select
+
+from server.db import transaction
+from server.models.people import Role, Unit, User
+from server.runtime import Runtime
+from server.security import hash_password
+
+ADMIN_LOGIN = "admin"
+
+
+def generated_password() -> str:
+    alphabet = string.ascii_letters + string.digits
+    while True:
+        candidate = "".join(secrets.choice(alphabet) for _ in range(14))
+        if any(c.isdigit() for c in candidate) and any(c.isalpha() for c in candidate):
+            return candidate
+
+
+async def ensure_root_unit(runtime: Runtime, name: str = "总工会") -> Unit:
+    async with transaction(runtime.sessions) as db:
+        root = (await db.execute(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))).scalars().first()
+        if root:
+            return root
+        root = Unit(name=name)
+        db.add(root)
+        await db.flush()
+        root.path = f"/{root.id}/"
+        return root
+
+
+async def create_admin(runtime: Runtime, *, login: str, name: str, password: str | None = None) -> str:
+    """Create (or reset) an administrator; returns the password to hand over once."""
+    root = await ensure_root_unit(runtime)
+    password = password or generated_password()
+    async with transaction(runtime.sessions) as db:
+        user = (await db.execute(select(User).where(User.employee_no == login))).scalars().first()
+        if user is None:
+            user = User(name=name, employee_no=login, unit_id=root.id, roles=[Role.admin.value, Role.worker.value])
+        user.password_hash = hash_password(password)
+        user.must_change_password = True
+        user.is_active = True
+        db.add(user)
+    return password
+
+
+async def ensure_first_admin(runtime: Runtime) -> str | None:
+    """On an empty database create the first admin and return its one-time password."""
+    async with runtime.sessions() as db:
+        admins = (await db.execute(select(func.count()).select_from(User)
+                                   .where(User.roles.any(Role.admin.value)))).scalar_one()
+    if admins:
+        return None
+    return await create_admin(runtime, login=ADMIN_LOGIN, name="系统管理员")
