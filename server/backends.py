@@ -12,24 +12,35 @@ from server.settings import Settings
 class Backends:
     settings: Settings
     s3: embedded.EmbeddedS3 | None = None
+    pg: embedded.EmbeddedPostgres | None = None
 
     def stop(self) -> None:
         if self.s3 is not None:
             embedded.stop_seaweedfs(self.s3)
             self.s3 = None
+        if self.pg is not None:
+            self.pg.stop()
+            self.pg = None
 
 
 def resolve(settings: Settings) -> Backends:
     """Settings with every endpoint filled in; embedded services are started (or adopted) as needed."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     updates: dict[str, object] = {"secret_key": settings.signing_key()}
-    s3 = None
-    if settings.embedded_db:
-        updates["database_url"] = embedded.start_postgres(settings.data_dir)
-    if settings.embedded_s3:
-        s3 = embedded.start_seaweedfs(settings.data_dir)
-        updates.update(s3_endpoint_url=s3.endpoint_url, s3_access_key=s3.access_key, s3_secret_key=s3.secret_key)
-    return Backends(settings.model_copy(update=updates), s3)
+    started = Backends(settings)
+    try:
+        if settings.embedded_db:
+            started.pg = embedded.start_postgres(settings.data_dir)
+            updates["database_url"] = started.pg.url
+        if settings.embedded_s3:
+            started.s3 = embedded.start_seaweedfs(settings.data_dir)
+            updates.update(s3_endpoint_url=started.s3.endpoint_url, s3_access_key=started.s3.access_key,
+                           s3_secret_key=started.s3.secret_key)
+    except BaseException:
+        started.stop()  # also on Ctrl-C during start-up: leave nothing running
+        raise
+    started.settings = settings.model_copy(update=updates)
+    return started
 
 
 def child_environment(settings: Settings) -> dict[str, str]:

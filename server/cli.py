@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import typer
+import uvicorn
 
 from server.settings import Settings, SettingsError, load_settings
 
@@ -26,15 +29,30 @@ def _settings(**overrides: object) -> Settings:
 def _prepare(settings: Settings):
     from server import migrate
     from server.backends import resolve
+    from server.embedded import wait_until
     from server.logs import configure_logging
     from server.runtime import s3_config
     from server.storage import Storage
 
     configure_logging(json_lines=settings.log_json, level=settings.log_level)
     backends = resolve(settings)
-    migrate.upgrade(backends.settings.database_url or "")
-    Storage(s3_config(backends.settings)).ensure_bucket()
+    try:
+        migrate.upgrade(backends.settings.database_url or "")
+        storage = Storage(s3_config(backends.settings))
+        # A freshly started SeaweedFS answers S3 before its filer accepts writes; poll until it does.
+        wait_until(lambda: _try(storage.ensure_bucket), 60, "S3 bucket")
+    except BaseException:
+        backends.stop()
+        raise
     return backends
+
+
+def _try(action: Callable[[], object]) -> bool:
+    try:
+        action()
+    except Exception:
+        return False
+    return True
 
 
 @cli.callback(invoke_without_command=True)
@@ -52,8 +70,6 @@ def serve(
     demo: bool = typer.Option(False, "--demo", help="数据库为空时载入演示内容"),
 ) -> None:
     """Start the platform (embedded PostgreSQL + S3 unless configured) and a worker."""
-    import uvicorn
-
     from server.app import create_app
     from server.backends import child_environment
     from server.embedded import spawn_child, stop_process_group
@@ -73,12 +89,27 @@ def serve(
                                  log_path=resolved.data_dir / "logs" / "worker.log", env=env)
         typer.echo(f"讲堂已启动: http://{resolved.host}:{resolved.port}")
         app = create_app(resolved, Runtime.build(resolved))
-        uvicorn.run(app, host=resolved.host, port=resolved.port, proxy_headers=True, log_level="warning",
-                    timeout_graceful_shutdown=10)
+        config = uvicorn.Config(app, host=resolved.host, port=resolved.port, proxy_headers=True,
+                                log_level="warning", timeout_graceful_shutdown=10)
+        _QuietServer(config).run()
     finally:
         if worker is not None:
             stop_process_group(worker)
         backends.stop()
+
+
+class _QuietServer(uvicorn.Server):
+    """uvicorn's server minus re-raising Ctrl-C/SIGTERM after its graceful shutdown: `serve` still
+    has the worker and the embedded services to stop, and a KeyboardInterrupt traceback helps no one."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
 
 async def _first_run(settings: Settings, demo: bool) -> str | None:

