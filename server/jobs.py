@@ -1,6 +1,7 @@
-"""The procrastinate app shared by the server (which defers jobs by task name) and the worker.
+"""procrastinate wiring shared by the server (which defers jobs by task name) and the worker.
 
-The server never imports worker code: it defers by name; tasks are registered by worker.tasks.
+The server never imports worker code: each Runtime gets its own task-less App and defers by name;
+the worker registers its tasks on ``job_app`` (worker/tasks.py) and runs it via ``connected``.
 """
 
 from __future__ import annotations
@@ -19,14 +20,23 @@ TRANSCODE_TASK = "worker.tasks.transcode_media"
 PING_TASK = "worker.tasks.ping"
 
 
+def connector(database_url: str) -> procrastinate.PsycopgConnector:
+    return procrastinate.PsycopgConnector(conninfo=libpq_url(database_url), min_size=1, max_size=4)
+
+
+def deferring_app(database_url: str) -> procrastinate.App:
+    """An App that only defers jobs (by name) — one per Runtime, so runtimes never share a pool."""
+    return procrastinate.App(connector=connector(database_url))
+
+
 @contextmanager
 def connected(database_url: str) -> Iterator[procrastinate.App]:
-    with job_app.replace_connector(procrastinate.PsycopgConnector(conninfo=libpq_url(database_url),
-                                                                  min_size=1, max_size=4)) as app:
+    """The task-carrying app, pointed at ``database_url`` for the duration (one worker per process)."""
+    with job_app.replace_connector(connector(database_url)) as app:
         yield app
 
 
-async def defer(task_name: str, *, queue: str = "default", lock: str | None = None,
+async def defer(app: procrastinate.App, task_name: str, *, queue: str = "default", lock: str | None = None,
                 queueing_lock: str | None = None, **kwargs: Any) -> int:
-    return await job_app.configure_task(name=task_name, queue=queue, lock=lock,
-                                        queueing_lock=queueing_lock).defer_async(**kwargs)
+    return await app.configure_task(name=task_name, queue=queue, lock=lock,
+                                    queueing_lock=queueing_lock).defer_async(**kwargs)

@@ -6,8 +6,7 @@ any, are started by the CLI before this, so here every setting names a real endp
 
 from __future__ import annotations
 
-from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import procrastinate
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -38,15 +37,13 @@ class Runtime:
     sessions: SessionFactory
     storage: Storage
     jobs: procrastinate.App
-    _stack: ExitStack = field(default_factory=ExitStack)
 
     @classmethod
     def build(cls, settings: Settings) -> Runtime:
         assert settings.database_url, "database not resolved"
         engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
-        stack = ExitStack()
-        job_app = stack.enter_context(jobs.connected(settings.database_url))
-        return cls(settings, engine, make_session_factory(engine), Storage(s3_config(settings)), job_app, stack)
+        return cls(settings, engine, make_session_factory(engine), Storage(s3_config(settings)),
+                   jobs.deferring_app(settings.database_url))
 
     async def open(self) -> None:
         await self.jobs.open_async()
@@ -54,4 +51,3 @@ class Runtime:
     async def close(self) -> None:
         await self.jobs.close_async()
         await self.engine.dispose()
-        self._stack.close()

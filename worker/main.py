@@ -6,6 +6,7 @@ import os
 import socket
 
 import worker.tasks  # noqa: F401  (registers the tasks on job_app)
+from server.jobs import connected
 from server.runtime import Runtime
 from server.settings import Settings
 from worker.context import set_runtime
@@ -16,14 +17,16 @@ async def run_worker(settings: Settings, *, wait: bool = True) -> None:
     set_runtime(runtime)
     await runtime.open()
     try:
-        await runtime.jobs.run_worker_async(
-            concurrency=settings.worker_concurrency,
-            name=f"{socket.gethostname()}-{os.getpid()}",
-            wait=wait,
-            install_signal_handlers=wait,
-            update_heartbeat_interval=10,
-            stalled_worker_timeout=30,
-        )
+        with connected(settings.database_url or "") as app:
+            async with app.open_async():
+                await app.run_worker_async(
+                    concurrency=settings.worker_concurrency,
+                    name=f"{socket.gethostname()}-{os.getpid()}",
+                    wait=wait,
+                    install_signal_handlers=wait,
+                    update_heartbeat_interval=10,
+                    stalled_worker_timeout=30,
+                )
     finally:
         await runtime.close()
         set_runtime(None)
