@@ -95,14 +95,14 @@ def screenshot(page: object, name: str) -> None:
 
 
 @pytest.fixture
-def seed(settings: Settings):  # noqa: ANN201 — returns a runner
+def seed(settings: Settings):
     """Run an async set-up function (e.g. tests.factories) against the test database from a sync test."""
     import asyncio
 
     from server.runtime import Runtime
 
-    def run(fn):  # noqa: ANN001, ANN202
-        async def main():  # noqa: ANN202
+    def run(fn):
+        async def main():
             runtime = Runtime.build(settings)
             await runtime.open()
             try:

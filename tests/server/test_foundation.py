@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import httpx
 import psycopg
-import pytest
 from sqlalchemy import select
 
 from server import embedded, migrate
@@ -35,7 +34,7 @@ def test_migrations_apply_from_empty(pg_admin_url: str) -> None:
 
 
 async def test_job_deferred_by_server_runs_in_worker(settings: Settings, runtime: Runtime) -> None:
-    job_id = await defer(PING_TASK, requested_by="test")
+    job_id = await defer(runtime.jobs, PING_TASK, requested_by="test")
     assert job_id > 0
     await run_worker(settings, wait=False)
     async with runtime.sessions() as db:
@@ -67,14 +66,18 @@ async def test_ready_fails_when_s3_is_down(settings: Settings) -> None:
         await runtime.close()
 
 
-@pytest.mark.parametrize("path", ["/", "/static/css/app.css"])
-async def test_pages_render(client: httpx.AsyncClient, path: str) -> None:
-    response = await client.get(path)
-    assert response.status_code in (200, 404)
-    if path == "/":
-        assert response.status_code == 200
-        assert 'lang="zh-CN"' in response.text
-        assert "jt_csrf=" in response.headers.get("set-cookie", "")
+async def test_login_page_renders_and_sets_csrf_cookie(client: httpx.AsyncClient) -> None:
+    response = await client.get("/login")
+    assert response.status_code == 200
+    assert 'lang="zh-CN"' in response.text
+    assert "jt_csrf=" in response.headers.get("set-cookie", "")
+
+
+async def test_static_files_are_cached_by_content_hash(client: httpx.AsyncClient) -> None:
+    plain = await client.get("/static/css/app.css")
+    assert plain.status_code == 200 and plain.headers["cache-control"] == "public, max-age=300"
+    versioned = await client.get("/static/css/app.css?v=abc")
+    assert "immutable" in versioned.headers["cache-control"]
 
 
 async def test_unsafe_request_without_csrf_is_refused(client: httpx.AsyncClient) -> None:
