@@ -15,7 +15,30 @@ from starlette.routing import BaseRoute, Mount
 
 from server.errors import AppError
 from server.middleware import BodyLimitMiddleware, CSRFMiddleware, wants_json
-from server.routes import health, pages
+from server.routes import (
+    admin_audit,
+    admin_catalogue,
+    admin_import,
+    admin_lectures,
+    admin_people,
+    admin_units,
+    api_attendance,
+    api_catalogue,
+    api_people,
+    api_reports,
+    api_uploads,
+    auth,
+    checkin,
+    dashboard,
+    health,
+    learning,
+    lecturers,
+    me,
+    openapi_doc,
+    pages,
+    playback,
+    public,
+)
 from server.runtime import Runtime
 from server.settings import Settings
 from server.static import CachedStaticFiles
@@ -28,7 +51,16 @@ CSRF_EXEMPT = [r"^/api/v1/viewing-sessions/[^/]+/heartbeats$"]
 
 
 def all_routes() -> list[BaseRoute]:
-    return [*health.routes, *pages.routes, Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static")]
+    return [
+        *health.routes, *pages.routes, *openapi_doc.routes,
+        *api_uploads.routes, *playback.routes,
+        *lecturers.routes, *public.routes, *admin_catalogue.routes, *admin_lectures.routes, *api_catalogue.routes,
+        *api_attendance.routes, *learning.routes,
+        *checkin.routes, *dashboard.routes, *api_reports.routes,
+        *auth.routes, *me.routes, *admin_people.routes, *admin_units.routes, *admin_import.routes,
+        *admin_audit.routes, *api_people.routes,
+        Mount("/static", CachedStaticFiles(directory=STATIC_DIR), name="static"),
+    ]
 
 
 async def _app_error(request: Request, exc: Exception) -> Response:

@@ -83,6 +83,10 @@ def serve(
         password = asyncio.run(_first_run(resolved, demo))
         if password:
             typer.echo(f"首次启动：管理员账号 admin，初始密码 {password}（登录后需修改）")
+        if demo:
+            from server.demo import demo_logins
+
+            typer.echo(demo_logins())
         if not no_worker:
             env = {**os.environ, **child_environment(resolved)}
             worker = spawn_child([sys.executable, "-m", "server.cli", "worker"],
@@ -117,6 +121,7 @@ async def _first_run(settings: Settings, demo: bool) -> str | None:
     from server.services.bootstrap import ensure_first_admin
 
     runtime = Runtime.build(settings)
+    await runtime.open()  # the demo defers transcode jobs
     try:
         password = await ensure_first_admin(runtime)
         if demo:
@@ -125,7 +130,7 @@ async def _first_run(settings: Settings, demo: bool) -> str | None:
             await load_demo(runtime, only_if_empty=True)
         return password
     finally:
-        await runtime.engine.dispose()
+        await runtime.close()
 
 
 @cli.command()
@@ -194,7 +199,49 @@ def demo_cmd() -> None:
 
     try:
         asyncio.run(run())
+        from server.demo import demo_logins
+
         typer.echo("演示内容已载入")
+        typer.echo(demo_logins())
+    finally:
+        backends.stop()
+
+
+@cli.command("upload")
+def upload_cmd(
+    file: Path = typer.Argument(..., exists=True, dir_okay=False, readable=True, help="本地视频文件"),
+    lecture: int = typer.Option(..., "--lecture", help="讲座编号"),
+    login: str = typer.Option("admin", "--as", help="以哪个账号（工号）上传"),
+) -> None:
+    """Upload a big local recording to a lecture (resumable; same path as the browser)."""
+    from server.errors import AppError
+    from server.runtime import Runtime
+    from server.services.upload_file import actor_by_login, upload_local_file
+
+    backends = _prepare(_settings())
+    size = file.stat().st_size
+
+    async def run() -> str:
+        runtime = Runtime.build(backends.settings)
+        await runtime.open()
+        try:
+            actor = await actor_by_login(runtime, login)
+            with typer.progressbar(length=size, label="上传中") as bar:
+                def advance(sent: int, total: int) -> None:
+                    bar.update(sent - bar.pos)
+
+                media = await upload_local_file(runtime, actor=actor, lecture_id=lecture, path=file,
+                                                on_progress=advance)
+            return media.id
+        finally:
+            await runtime.close()
+
+    try:
+        media_id = asyncio.run(run())
+        typer.echo(f"上传完成，已排队转码（媒体 {media_id}）")
+    except AppError as exc:
+        typer.echo(f"jiangtang: {exc.message}", err=True)
+        raise typer.Exit(2) from None
     finally:
         backends.stop()
 

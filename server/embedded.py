@@ -157,7 +157,7 @@ def _s3_answers(url: str) -> bool:
         return False
 
 
-def start_seaweedfs(data_dir: Path, timeout: float = 60) -> EmbeddedS3:
+def start_seaweedfs(data_dir: Path, timeout: float = 120) -> EmbeddedS3:
     """Start SeaweedFS (master+volume+filer+S3) on free loopback ports."""
     s3_dir = (data_dir / "s3").resolve()
     s3_dir.mkdir(parents=True, exist_ok=True)

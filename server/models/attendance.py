@@ -32,7 +32,11 @@ class ViewingSession(SQLModel, table=True):
     last_seq: int = 0
     last_client_ms: int = 0
     last_position_s: float = 0.0
+    last_rate: float = 1.0
     last_playing: bool = False
+    # Heartbeat rate limit (token bucket) kept in the row so every server process shares it.
+    bucket_tokens: float = 20.0
+    bucket_at: datetime = at_now()
     last_heartbeat_at: datetime | None = timestamp()
     credited_s: float = 0.0
     anomalies: int = 0
@@ -58,8 +62,9 @@ class WatchProgress(SQLModel, table=True):
     """Merged watched spans per (person, lecture); the source of 'completed' for reports."""
 
     __tablename__ = "watch_progress"
+    # Covering index: period reports read completions by time without touching the table (index-only scans).
     __table_args__ = (Index("ix_watch_progress_completed", "completed_at", postgresql_where=text(
-        "completed_at IS NOT NULL")),)
+        "completed_at IS NOT NULL"), postgresql_include=["lecture_id", "user_id", "unit_id"]),)
 
     user_id: int = Field(foreign_key="person.id", primary_key=True, ondelete="CASCADE")
     lecture_id: int = Field(foreign_key="lecture.id", primary_key=True, index=True, ondelete="CASCADE")
@@ -84,7 +89,7 @@ class CheckIn(SQLModel, table=True):
     __tablename__ = "checkin"
     __table_args__ = (
         UniqueConstraint("lecture_id", "user_id", name="uq_checkin_lecture_user"),
-        Index("ix_checkin_at", "at"),
+        Index("ix_checkin_at", "at", postgresql_include=["lecture_id", "user_id", "unit_id"]),
     )
 
     id: int | None = Field(default=None, primary_key=True)

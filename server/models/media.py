@@ -7,6 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from sqlalchemy import BigInteger
 from sqlmodel import Field, SQLModel
 
 from server.models.base import at_now, json_value, timestamp
@@ -48,9 +49,9 @@ class Upload(SQLModel, table=True):
     s3_key: str = Field(max_length=200)
     s3_upload_id: str = Field(max_length=300)
     filename: str = Field(max_length=255)
-    size: int
+    size: int = Field(sa_type=BigInteger)  # bytes; files reach many GiB
     content_type: str = Field(default="application/octet-stream", max_length=100)
-    last_modified: int = 0
+    last_modified: int = Field(default=0, sa_type=BigInteger)  # the browser's File.lastModified (ms)
     part_size: int
     state: UploadState = Field(default=UploadState.active, index=True)
     created_at: datetime = at_now()

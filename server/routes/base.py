@@ -33,6 +33,8 @@ class AccessRoute(Route):
 def route(path: str, endpoint: Endpoint, *, access: Access, methods: tuple[str, ...] = ("GET",),
           name: str | None = None) -> AccessRoute:
     async def guarded(request: Request) -> Response:
+        if access is Access.public:
+            return await endpoint(request)  # no session lookup on hot public paths (heartbeats, health)
         principal = await load_principal(request)
         settings = request.app.state.runtime.settings
         actor = principal.actor if principal else None
@@ -43,8 +45,8 @@ def route(path: str, endpoint: Endpoint, *, access: Access, methods: tuple[str, 
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
             raise Forbidden("您没有权限访问此页面")
-        if principal is not None and principal.user.must_change_password and access is not Access.public \
-                and not wants_json(request.scope) and request.url.path != "/me/password":
+        if principal is not None and principal.user.must_change_password \
+                and not wants_json(request.scope) and request.url.path not in ("/me/password", "/logout"):
             return RedirectResponse("/me/password", status_code=303)
         return await endpoint(request)
 

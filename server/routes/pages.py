@@ -1,4 +1,4 @@
-"""Public pages that belong to no other feature."""
+"""The home page: featured series, latest online and upcoming offline lectures, lecturers by category."""
 
 from __future__ import annotations
 
@@ -7,11 +7,29 @@ from starlette.responses import Response
 
 from server.permissions import Access
 from server.routes.base import route
+from server.routes.catalogue_view import view
+from server.services import catalogue, roster
+from server.services.snapshot import cached
 from server.templating import render
+
+HOME_TTL_S = 5.0
+
+
+async def _home_data(request: Request) -> dict[str, object]:
+    async with request.app.state.runtime.sessions() as db:
+        series = await catalogue.all_series(db, featured_only=True) or await catalogue.all_series(db)
+        latest = await catalogue.latest_online(db)
+        upcoming = await catalogue.upcoming_offline(db)
+        billed = await catalogue.lecturers_of(db, [lec.id for lec in latest + upcoming if lec.id])
+        people = await roster.lecturers_by_category(db)
+    return {"series": series[:6], "latest": latest, "upcoming": upcoming, "billed": billed, "people": people}
 
 
 async def home(request: Request) -> Response:
-    return await render(request, "home.html")
+    # Published content is the same for everyone, so a few seconds' snapshot serves all visitors.
+    scope = request.app.state.runtime.settings.database_url
+    data = await cached(f"{scope}|home", HOME_TTL_S, lambda: _home_data(request))
+    return await render(request, "home.html", view(request, **data))
 
 
-routes = [route("/", home, access=Access.public)]
+routes = [route("/", home, access=Access.browse)]

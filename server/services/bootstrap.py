@@ -5,7 +5,8 @@ from __future__ import annotations
 import secrets
 import string
 
-from sqlalchemy import func, select
+from sqlalchemy import any_
+from sqlmodel import func, select
 
 from server.db import transaction
 from server.models.people import Role, Unit, User
@@ -25,7 +26,7 @@ def generated_password() -> str:
 
 async def ensure_root_unit(runtime: Runtime, name: str = "总工会") -> Unit:
     async with transaction(runtime.sessions) as db:
-        root = (await db.execute(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))).scalars().first()
+        root = (await db.exec(select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.id))).first()
         if root:
             return root
         root = Unit(name=name)
@@ -40,7 +41,7 @@ async def create_admin(runtime: Runtime, *, login: str, name: str, password: str
     root = await ensure_root_unit(runtime)
     password = password or generated_password()
     async with transaction(runtime.sessions) as db:
-        user = (await db.execute(select(User).where(User.employee_no == login))).scalars().first()
+        user = (await db.exec(select(User).where(User.employee_no == login))).first()
         if user is None:
             user = User(name=name, employee_no=login, unit_id=root.id, roles=[Role.admin.value, Role.worker.value])
         user.password_hash = hash_password(password)
@@ -53,8 +54,8 @@ async def create_admin(runtime: Runtime, *, login: str, name: str, password: str
 async def ensure_first_admin(runtime: Runtime) -> str | None:
     """On an empty database create the first admin and return its one-time password."""
     async with runtime.sessions() as db:
-        admins = (await db.execute(select(func.count()).select_from(User)
-                                   .where(User.roles.any(Role.admin.value)))).scalar_one()
+        admins = (await db.exec(select(func.count()).select_from(User)
+                                .where(any_(User.roles) == Role.admin.value))).one()
     if admins:
         return None
     return await create_admin(runtime, login=ADMIN_LOGIN, name="系统管理员")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import httpx
 import psycopg
-from sqlalchemy import select
+from sqlmodel import select
 
 from server import embedded, migrate
 from server.app import create_app
@@ -38,7 +38,7 @@ async def test_job_deferred_by_server_runs_in_worker(settings: Settings, runtime
     assert job_id > 0
     await run_worker(settings, wait=False)
     async with runtime.sessions() as db:
-        pings = (await db.execute(select(WorkerPing))).scalars().all()
+        pings = (await db.exec(select(WorkerPing))).all()
     assert [p.requested_by for p in pings] == ["test"]
 
 

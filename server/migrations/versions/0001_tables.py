@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 0000
-Create Date: 2026-11-25 04:20:05.616467
+Create Date: 2026-11-25 04:46:10.893322
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 from sqlalchemy.dialects import postgresql
-
 revision = '0001'
 down_revision = '0000'
 branch_labels = None
@@ -25,6 +24,29 @@ def upgrade() -> None:
     sa.Column('window_started_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('locked_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('key')
+    )
+    op.create_table('report_day',
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.Column('lecture_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('day', 'lecture_id', 'unit_id')
+    )
+    op.create_index('ix_report_day_unit', 'report_day', ['unit_id', 'day'], unique=False, postgresql_include=['lecture_id', 'n'])
+    op.create_table('report_month',
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('lecture_id', sa.Integer(), nullable=False),
+    sa.Column('n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('month', 'lecture_id')
+    )
+    op.create_table('report_person',
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
+    sa.Column('start', sa.Date(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('online_n', sa.Integer(), nullable=False),
+    sa.Column('onsite_n', sa.Integer(), nullable=False),
+    sa.PrimaryKeyConstraint('kind', 'start', 'user_id', 'unit_id')
     )
     op.create_table('series',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -147,7 +169,6 @@ def upgrade() -> None:
     op.create_table('web_session',
     sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
-    sa.Column('csrf_token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('ip', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
@@ -172,7 +193,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('lecture_id', 'user_id', name='uq_checkin_lecture_user')
     )
-    op.create_index('ix_checkin_at', 'checkin', ['at'], unique=False)
+    op.create_index('ix_checkin_at', 'checkin', ['at'], unique=False, postgresql_include=['lecture_id', 'user_id', 'unit_id'])
     op.create_index(op.f('ix_checkin_lecture_id'), 'checkin', ['lecture_id'], unique=False)
     op.create_index(op.f('ix_checkin_unit_id'), 'checkin', ['unit_id'], unique=False)
     op.create_index(op.f('ix_checkin_user_id'), 'checkin', ['user_id'], unique=False)
@@ -208,9 +229,9 @@ def upgrade() -> None:
     sa.Column('s3_key', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('s3_upload_id', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
     sa.Column('filename', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
-    sa.Column('size', sa.Integer(), nullable=False),
+    sa.Column('size', sa.BigInteger(), nullable=False),
     sa.Column('content_type', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-    sa.Column('last_modified', sa.Integer(), nullable=False),
+    sa.Column('last_modified', sa.BigInteger(), nullable=False),
     sa.Column('part_size', sa.Integer(), nullable=False),
     sa.Column('state', sa.Enum('active', 'completed', 'aborted', name='uploadstate'), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -232,7 +253,10 @@ def upgrade() -> None:
     sa.Column('last_seq', sa.Integer(), nullable=False),
     sa.Column('last_client_ms', sa.Integer(), nullable=False),
     sa.Column('last_position_s', sa.Float(), nullable=False),
+    sa.Column('last_rate', sa.Float(), nullable=False),
     sa.Column('last_playing', sa.Boolean(), nullable=False),
+    sa.Column('bucket_tokens', sa.Float(), nullable=False),
+    sa.Column('bucket_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('last_heartbeat_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('credited_s', sa.Float(), nullable=False),
     sa.Column('anomalies', sa.Integer(), nullable=False),
@@ -258,7 +282,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['user_id'], ['person.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('user_id', 'lecture_id')
     )
-    op.create_index('ix_watch_progress_completed', 'watch_progress', ['completed_at'], unique=False, postgresql_where=sa.text('completed_at IS NOT NULL'))
+    op.create_index('ix_watch_progress_completed', 'watch_progress', ['completed_at'], unique=False, postgresql_where=sa.text('completed_at IS NOT NULL'), postgresql_include=['lecture_id', 'user_id', 'unit_id'])
     op.create_index(op.f('ix_watch_progress_lecture_id'), 'watch_progress', ['lecture_id'], unique=False)
     op.create_index(op.f('ix_watch_progress_unit_id'), 'watch_progress', ['unit_id'], unique=False)
     op.create_table('heartbeat',
@@ -313,7 +337,7 @@ def downgrade() -> None:
     op.drop_table('heartbeat')
     op.drop_index(op.f('ix_watch_progress_unit_id'), table_name='watch_progress')
     op.drop_index(op.f('ix_watch_progress_lecture_id'), table_name='watch_progress')
-    op.drop_index('ix_watch_progress_completed', table_name='watch_progress', postgresql_where=sa.text('completed_at IS NOT NULL'))
+    op.drop_index('ix_watch_progress_completed', table_name='watch_progress', postgresql_where=sa.text('completed_at IS NOT NULL'), postgresql_include=['lecture_id', 'user_id', 'unit_id'])
     op.drop_table('watch_progress')
     op.drop_index('ix_viewing_session_user_lecture', table_name='viewing_session')
     op.drop_table('viewing_session')
@@ -328,7 +352,7 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_checkin_user_id'), table_name='checkin')
     op.drop_index(op.f('ix_checkin_unit_id'), table_name='checkin')
     op.drop_index(op.f('ix_checkin_lecture_id'), table_name='checkin')
-    op.drop_index('ix_checkin_at', table_name='checkin')
+    op.drop_index('ix_checkin_at', table_name='checkin', postgresql_include=['lecture_id', 'user_id', 'unit_id'])
     op.drop_table('checkin')
     op.drop_index(op.f('ix_web_session_user_id'), table_name='web_session')
     op.drop_table('web_session')
@@ -352,4 +376,8 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_unit_parent_id'), table_name='unit')
     op.drop_table('unit')
     op.drop_table('series')
+    op.drop_table('report_person')
+    op.drop_table('report_month')
+    op.drop_index('ix_report_day_unit', table_name='report_day', postgresql_include=['lecture_id', 'n'])
+    op.drop_table('report_day')
     op.drop_table('login_throttle')

@@ -12,7 +12,7 @@ AUDIO = AudioInfo(codec="aac", sample_rate=48000, channels=6)
 
 def info(w: int = 1920, h: int = 1080, *, fps: Fraction = Fraction(30), rotation: int = 0,
          audio: AudioInfo | None = AUDIO, video: bool = True) -> MediaInfo:
-    v = VideoInfo(index=0, codec="h264", width=w, height=h, rotation=rotation, fps=fps, vfr=False)
+    v = VideoInfo(index=0, codec="h264", width=w, height=h, rotation=rotation, fps=fps)
     return MediaInfo("mov", "mov", 60.0, 2, v if video else None, audio)
 
 

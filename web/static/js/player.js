@@ -52,7 +52,11 @@ class Player {
     this.scrub = new Scrub(v, { container: bar, thumbsUrl: ds.thumbs, duration: this.duration });
     const controls = el("div", { class: "player__controls" });
     this.speed = el("select", { "aria-label": "播放速度" });
-    for (const s of SPEEDS) this.speed.append(el("option", { value: String(s) }, `${s}×`));
+    // Faster than the course's max rate earns no study credit, so it is not offered.
+    const maxRate = Number(ds.maxRate) || Math.max(...SPEEDS);
+    for (const s of SPEEDS.filter((x) => x <= maxRate)) {
+      this.speed.append(el("option", { value: String(s) }, `${s}×`));
+    }
     this.speed.value = "1";
     this.speed.addEventListener("change", () => {
       v.playbackRate = Number(this.speed.value);

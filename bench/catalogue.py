@@ -1,0 +1,189 @@
+"""Catalogue page throughput vs a Starlette hello-world on the same server (no arguments).
+
+Seeds 10,000 lectures and 1,000 lecturers (set-based SQL + COPY), starts uvicorn on loopback in a
+subprocess (anonymous browsing on, one worker), then drives each page with 100 concurrent httpx
+clients. Prints each page's rps ratio to /hello and p99; the last line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from server import embedded, migrate  # noqa: E402
+from server.db import libpq_url, with_database  # noqa: E402
+from server.search_text import build_search_text  # noqa: E402
+
+CONCURRENCY = 100
+DURATION_S = float(os.environ.get("BENCH_SECONDS", "6"))
+LECTURES, LECTURERS = 10_000, 1_000
+WORDS = ["劳模", "工匠", "安全生产", "思政", "青年", "技能", "质量", "创新", "法律", "班组", "数字化", "夜校"]
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = "建国秀英志强海燕春华文博晓明丽娟国栋玉兰"
+
+
+def app_factory():  # uvicorn --factory target: the real app plus a hello-world baseline route
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from server.app import create_app
+    from server.settings import load_settings
+
+    app = create_app(load_settings())
+
+    async def hello(request):  # type: ignore[no-untyped-def]
+        return PlainTextResponse("hello, world")
+
+    app.router.routes.insert(0, Route("/hello", hello))
+    return app
+
+
+def seed(url: str) -> None:
+    rng = random.Random(7)
+    with psycopg.connect(url) as conn, conn.cursor() as cur:
+        with cur.copy("COPY lecturer (name, category, honours, topics, work_unit, bio, search_text, created_at, "
+                      "updated_at) FROM STDIN") as copy:
+            for i in range(LECTURERS):
+                name = SURNAMES[i % 20] + GIVEN[(i // 20) % 20] + GIVEN[(i // 400) % 20]
+                cat = ("theory", "pioneer", "model_worker")[i % 3]
+                honours = ["全国劳动模范"] if i % 3 == 2 else ["省技术能手"]
+                text = build_search_text([name, *honours, "某某集团"], ["长期扎根一线"])
+                copy.write_row((name, cat, honours, [rng.choice(WORDS)], "某某集团", "长期扎根一线", text,
+                                "now()", "now()"))
+        cur.execute("INSERT INTO series (title, description, sort, featured, created_at) SELECT "
+                    "'系列' || g, '简介', g, g <= 3, now() FROM generate_series(1, 20) g")
+        cur.execute("UPDATE series SET title = '劳模大讲堂' WHERE sort = 1")
+        with cur.copy("COPY lecture (title, summary, series_id, kind, status, tags, address, target_unit_ids, "
+                      "completion_ratio, max_rate, credit_hidden, checkin_opens_min, checkin_closes_min, "
+                      "search_text, created_at, updated_at, published_at, starts_at, ends_at, venue_type) "
+                      "FROM STDIN") as copy:
+            for i in range(LECTURES):
+                title = f"{rng.choice(WORDS)}{rng.choice(WORDS)}第{i}讲"
+                if i % 50 == 0:
+                    title = f"劳模大讲堂：{title}"
+                offline = i % 5 == 0
+                summary = f"围绕{rng.choice(WORDS)}与{rng.choice(WORDS)}的专题课程。"
+                copy.write_row((title, summary, 1 + i % 20, "offline" if offline else "online",
+                                "published" if i % 10 else "draft", [rng.choice(WORDS)], "报告厅" if offline else "",
+                                [], 0.9, 2.0, False, 30, 30, build_search_text([title], [summary]), "now()",
+                                "now()", "now()",
+                                "2030-01-01T06:00:00Z" if offline else None,
+                                "2030-01-01T08:00:00Z" if offline else None, "workshop" if offline else None))
+        cur.execute("INSERT INTO lecture_lecturer (lecture_id, lecturer_id, position) "
+                    "SELECT l.id, r.id, 0 FROM lecture l JOIN lecturer r ON r.id = 1 + (l.id * 7) %% %s",
+                    (LECTURERS,))
+        cur.execute("ANALYZE")
+        conn.commit()
+
+
+async def drive(base: str, paths: list[str]) -> tuple[float, float]:
+    """(requests per second, p99 ms) for DURATION_S seconds of CONCURRENCY clients cycling through paths."""
+    latencies: list[float] = []
+    limits = httpx.Limits(max_connections=CONCURRENCY, max_keepalive_connections=CONCURRENCY)
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
+        for p in paths[:3]:  # warm up
+            assert (await client.get(p)).status_code == 200, p
+        deadline = time.perf_counter() + DURATION_S
+        errors = 0
+
+        async def worker(n: int) -> None:
+            nonlocal errors
+            i = n
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.get(paths[i % len(paths)])
+                latencies.append(time.perf_counter() - started)
+                errors += response.status_code != 200
+                i += CONCURRENCY
+
+        begin = time.perf_counter()
+        await asyncio.gather(*(worker(n) for n in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - begin
+    assert errors == 0, f"{errors} failed requests on {paths[0]}"
+    return len(latencies) / elapsed, statistics.quantiles(latencies, n=100)[98] * 1000
+
+
+def main() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="jt-bench-"))
+    admin_url = os.environ.get("JIANGTANG_TEST_DATABASE_URL")
+    pg = None
+    if admin_url:
+        db = f"jt_bench_{os.getpid()}"
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{db}"')
+        url = with_database(admin_url, db)
+    else:
+        pg = embedded.start_postgres(tmp, database="bench")
+        url = pg.url
+    s3 = embedded.start_seaweedfs(tmp)
+    server = None
+    try:
+        migrate.upgrade(url)
+        started = time.perf_counter()
+        seed(libpq_url(url))
+        print(f"seeded {LECTURES} lectures and {LECTURERS} lecturers in {time.perf_counter() - started:.1f} s")
+        port = embedded.free_port()
+        env = {**os.environ, "JIANGTANG_DATABASE_URL": url, "JIANGTANG_S3_ENDPOINT_URL": s3.endpoint_url,
+               "JIANGTANG_S3_ACCESS_KEY": s3.access_key, "JIANGTANG_S3_SECRET_KEY": s3.secret_key,
+               "JIANGTANG_ALLOW_ANONYMOUS_BROWSE": "true", "JIANGTANG_DATA_DIR": str(tmp / "data"),
+               "JIANGTANG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.catalogue:app_factory", "--factory",
+                                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
+                                   "--log-level", "warning"], env=env, cwd=ROOT)
+        base = f"http://127.0.0.1:{port}"
+        embedded.wait_until(lambda: _answers(base + "/hello"), 30, "bench server")
+        with psycopg.connect(libpq_url(url)) as conn:
+            ids = [r[0] for r in conn.execute("SELECT id FROM lecture WHERE status = 'published' ORDER BY random() "
+                                              "LIMIT 500")]
+        pages = {
+            "home": ["/"],
+            "roster": ["/lecturers", "/lecturers?category=model_worker", "/lecturers?page=3"],
+            "search": [f"/search?q={q}" for q in ("laomo", "劳模", "lmdjt", "安全生产", "gongjiang", "质量")],
+            "lecture": [f"/lectures/{i}" for i in ids],
+        }
+        hello_rps, hello_p99 = asyncio.run(drive(base, ["/hello"]))
+        print(f"hello: {hello_rps:.0f} req/s, p99 {hello_p99:.1f} ms")
+        figures: dict[str, dict[str, float]] = {}
+        for name, paths in pages.items():
+            rps, p99 = asyncio.run(drive(base, paths))
+            figures[name] = {"rps": round(rps, 1), "p99_ms": round(p99, 1), "ratio": round(rps / hello_rps, 3)}
+            print(f"{name}: ours {rps:.0f} req/s, baseline {hello_rps:.0f}, ratio {rps / hello_rps:.2f}, "
+                  f"p99 {p99:.1f} ms")
+        print(json.dumps({"ratio_min": min(f["ratio"] for f in figures.values()),
+                          "p99_ms_max": max(f["p99_ms"] for f in figures.values()),
+                          "hello_rps": round(hello_rps, 1), "hello_p99_ms": round(hello_p99, 1), "pages": figures}))
+    finally:
+        if server is not None:
+            server.terminate()
+            server.wait(10)
+        embedded.stop_seaweedfs(s3)
+        if pg is not None:
+            pg.stop()
+        elif admin_url:
+            with psycopg.connect(admin_url, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "jt_bench_{os.getpid()}" WITH (FORCE)')
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""What catalogue templates need besides data: labels, image URLs, local times, share links and QR codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+import segno
+from markupsafe import Markup
+from starlette.requests import Request
+
+from server.models.catalogue import CATEGORY_LABELS, STATUS_LABELS, VENUE_LABELS
+from server.pagination import page_number
+from server.search_text import excerpt, highlight
+from server.services.images import image_url
+from server.workflow import STEPS
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+WEEKDAYS = "一二三四五六日"
+
+
+def local_time(value: datetime | None, *, with_weekday: bool = False) -> str:
+    if value is None:
+        return ""
+    local = value.astimezone(LOCAL_TZ)
+    text = local.strftime("%Y年%m月%d日 %H:%M")
+    return f"{text}（周{WEEKDAYS[local.weekday()]}）" if with_weekday else text
+
+
+def input_time(value: object) -> str:
+    """A datetime-local input value in Beijing time (keeps what the user typed when re-rendering)."""
+    if not isinstance(value, datetime):
+        return str(value or "")
+    return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
+
+
+@lru_cache(maxsize=2048)
+def qr_svg(url: str) -> Markup:
+    # segno escapes nothing user-controlled into markup: the SVG holds only path data.
+    return Markup(segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#222"))  # noqa: S704
+
+
+def absolute(request: Request, path: str) -> str:
+    base = request.app.state.runtime.settings.public_url or str(request.base_url)
+    return base.rstrip("/") + path
+
+
+HELPERS: dict[str, Any] = {
+    "img": image_url,
+    "local_time": local_time,
+    "input_time": input_time,
+    "highlight": highlight,
+    "excerpt": excerpt,
+    "qr_svg": qr_svg,
+    "CATEGORY_LABELS": {k.value: v for k, v in CATEGORY_LABELS.items()},
+    "STATUS_LABELS": {k.value: v for k, v in STATUS_LABELS.items()},
+    "VENUE_LABELS": {k.value: v for k, v in VENUE_LABELS.items()},
+    "ACTION_LABELS": {k.value: v.label for k, v in STEPS.items()},
+}
+
+
+def page_of(request: Request) -> int:
+    return page_number(request.query_params.get("page"))
+
+
+def page_url(request: Request, number: int) -> str:
+    """The current URL with another page number (other filters kept)."""
+    params = dict(request.query_params)
+    params["page"] = str(number)
+    return request.url.path + "?" + urlencode(params)
+
+
+def view(request: Request, **context: Any) -> dict[str, Any]:
+    return {**HELPERS, "page_url": lambda n: page_url(request, n), **context}

@@ -1,0 +1,87 @@
+"""Public catalogue pages: series, lecture, search; and the image redirect."""
+
+from __future__ import annotations
+
+import time
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from server.auth import load_principal
+from server.errors import NotFound
+from server.keys import is_image_key
+from server.permissions import Access
+from server.routes.base import path_int, route
+from server.routes.catalogue_view import absolute, page_of, view
+from server.services import catalogue, search
+from server.services.images import image_url
+from server.templating import render
+
+# A presigned URL is reused for a while so image redirects (and the browser caches they allow) stay stable.
+_signed: dict[str, tuple[float, str]] = {}
+
+
+async def series_page(request: Request) -> Response:
+    series_id = path_int(request, "id")
+    async with request.app.state.runtime.sessions() as db:
+        series = await catalogue.get_series(db, series_id)
+        lectures = await catalogue.published_page(db, page=page_of(request), series_id=series_id)
+        billed = await catalogue.lecturers_of(db, [lec.id for lec in lectures.items])
+    return await render(request, "series.html", view(request, series=series, lectures=lectures, billed=billed))
+
+
+async def lecture_page(request: Request) -> Response:
+    lecture_id = path_int(request, "id")
+    principal = await load_principal(request)
+    async with request.app.state.runtime.sessions() as db:
+        data = await catalogue.lecture_view(db, lecture_id, principal.actor if principal else None)
+    share = absolute(request, f"/lectures/{lecture_id}")
+    og_image = image_url(data.lecture.cover_key, 640)
+    return await render(request, "lecture.html", view(
+        request, lecture=data.lecture, lecturers=data.lecturers, series=data.series, media=data.media,
+        progress=data.progress, checkin=data.checkin, can_edit=data.can_edit, share_url=share,
+        og_image=absolute(request, og_image) if og_image else None))
+
+
+async def search_page(request: Request) -> Response:
+    q = request.query_params.get("q", "")
+    kind = request.query_params.get("type", "all")
+    async with request.app.state.runtime.sessions() as db:
+        results = await search.search(db, q=q, kind=kind, page=page_of(request))
+        billed = await catalogue.lecturers_of(db, [lec.id for lec in results.lectures.items])
+    return await render(request, "search.html", view(request, results=results, q=q[:40], billed=billed))
+
+
+def _presigned(request: Request, key: str) -> tuple[str, int]:
+    settings = request.app.state.runtime.settings
+    now = time.monotonic()
+    hit = _signed.get(key)
+    if hit is None or hit[0] - now < settings.presign_ttl_s / 2:
+        if len(_signed) > 10_000:
+            _signed.clear()
+        hit = (now + settings.presign_ttl_s,
+               request.app.state.runtime.storage.presign_get(key, settings.presign_ttl_s))
+        _signed[key] = hit
+    return hit[1], int(hit[0] - now - settings.presign_ttl_s / 4)
+
+
+async def image(request: Request) -> Response:
+    """302 to the stored object; keys are random, server-made and shape-checked, so no object outside images/."""
+    key = "images/" + request.path_params["name"]
+    if not is_image_key(key):
+        raise NotFound("图片不存在")
+    settings = request.app.state.runtime.settings
+    if settings.media_public_base_url:
+        target, max_age = settings.media_public_base_url.rstrip("/") + "/" + key, 86400
+    else:
+        target, max_age = _presigned(request, key)
+    return RedirectResponse(target, status_code=302, headers={"Cache-Control": f"public, max-age={max(60, max_age)}"})
+
+
+routes = [
+    route("/series/{id}", series_page, access=Access.browse),
+    route("/lectures/{id}", lecture_page, access=Access.browse),
+    route("/search", search_page, access=Access.browse),
+    # Public so share previews (WeChat fetches og:image without a session) can show the cover.
+    route("/images/{name}", image, access=Access.public),
+]
