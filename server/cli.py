@@ -72,8 +72,9 @@ def serve(
     """Start the platform (embedded PostgreSQL + S3 unless configured) and a worker."""
     from server.app import create_app
     from server.backends import child_environment
-    from server.embedded import spawn_child, stop_process_group
+    from server.embedded import spawn_child
     from server.runtime import Runtime
+    from server.supervise import ChildSupervisor
 
     settings = _settings(data_dir=data_dir, host=host, port=port)
     backends = _prepare(settings)
@@ -89,8 +90,9 @@ def serve(
             typer.echo(demo_logins())
         if not no_worker:
             env = {**os.environ, **child_environment(resolved)}
-            worker = spawn_child([sys.executable, "-m", "server.cli", "worker"],
-                                 log_path=resolved.data_dir / "logs" / "worker.log", env=env)
+            worker = ChildSupervisor(lambda: spawn_child([sys.executable, "-m", "server.cli", "worker"],
+                                                         log_path=resolved.data_dir / "logs" / "worker.log",
+                                                         env=env), name="worker")
         typer.echo(f"讲堂已启动: http://{resolved.host}:{resolved.port}")
         app = create_app(resolved, Runtime.build(resolved))
         config = uvicorn.Config(app, host=resolved.host, port=resolved.port, proxy_headers=True,
@@ -98,7 +100,7 @@ def serve(
         _QuietServer(config).run()
     finally:
         if worker is not None:
-            stop_process_group(worker)
+            worker.stop()
         backends.stop()
 
 

@@ -16,6 +16,7 @@ from server.models.catalogue import CATEGORY_LABELS, STATUS_LABELS, VENUE_LABELS
 from server.pagination import page_number
 from server.search_text import excerpt, highlight
 from server.services.images import image_url
+from server.services.media import playback_urls
 from server.workflow import STEPS
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -55,6 +56,7 @@ HELPERS: dict[str, Any] = {
     "highlight": highlight,
     "excerpt": excerpt,
     "qr_svg": qr_svg,
+    "playback_urls": playback_urls,
     "CATEGORY_LABELS": {k.value: v for k, v in CATEGORY_LABELS.items()},
     "STATUS_LABELS": {k.value: v for k, v in STATUS_LABELS.items()},
     "VENUE_LABELS": {k.value: v for k, v in VENUE_LABELS.items()},
