@@ -33,7 +33,7 @@ DEMO_LOGINS = {
 def _people(units: dict[str, Unit]) -> list[tuple[str, str, str, Unit, list[str]]]:
     shops = [units[s] for children in TREE.values() for s in children]
     rows = [("陈立新", "13900000001", "D0001", units["机械厂工会"], [Role.worker.value, Role.unit_admin.value]),
-            ("郭春华", "13900000002", "D0002", units["一车间"], [Role.worker.value, Role.lecturer.value])]
+            ("韩立军", "13900000002", "D0002", units["一车间"], [Role.worker.value, Role.lecturer.value])]
     for i in range(30):
         name = SURNAMES[i] + GIVEN[i % len(GIVEN)]
         rows.append((name, f"139000000{i + 10:02d}", f"D{i + 10:04d}", shops[i % len(shops)], [Role.worker.value]))

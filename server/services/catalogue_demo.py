@@ -24,6 +24,7 @@ FONT_PATHS = ("/usr/share/fonts/opentype/noto/NotoSansCJK-Bold.ttc",
               "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc")
 PALETTE = [(192, 39, 45), (176, 121, 28), (33, 93, 140), (46, 125, 80), (120, 60, 140), (90, 90, 90)]
 
+DEMO_LECTURER_PHONE = "13900000002"  # accounts_demo's lecturer
 LECTURERS = [
     ("韩立军", "model_worker", "全国劳动模范、大国工匠", "华东重型机械厂", "数控加工,工匠精神"),
     ("刘桂芳", "model_worker", "全国五一劳动奖章、省劳动模范", "滨江纺织集团", "质量管理,班组建设"),
@@ -74,6 +75,8 @@ async def load(runtime: Runtime) -> None:
         if (await db.exec(select(func.count()).select_from(Lecturer))).one():
             return
         admin = (await db.exec(select(User).where(any_(User.roles) == Role.admin.value).order_by(User.id))).first()
+        # The demo lecturer account (accounts_demo) signs in as the first roster profile.
+        lecturer_account = (await db.exec(select(User).where(User.phone == DEMO_LECTURER_PHONE))).first()
     actor = Actor(admin.id if admin and admin.id else 0, frozenset({Role.admin.value}), None)
     if admin is None:
         return
@@ -81,10 +84,13 @@ async def load(runtime: Runtime) -> None:
     for i, (name, category, honours, unit, topics) in enumerate(LECTURERS):
         key = await store_image(runtime.storage, draw_picture(name[0], PALETTE[i % 6], (480, 480)), ImageKind.avatar)
         async with transaction(runtime.sessions) as db:
-            lr = await roster.save_lecturer(db, actor=actor, lecturer_id=None, ip=None, values={
+            values: dict[str, object] = {
                 "name": name, "category": category, "honours": honours.split("、"), "work_unit": unit,
                 "topics": topics.split(","), "bio": f"{name}，{unit}。{honours}。长期扎根一线，"
-                                                   f"结合亲身经历讲授{topics.replace(',', '、')}等内容。"})
+                                                   f"结合亲身经历讲授{topics.replace(',', '、')}等内容。"}
+            if i == 0 and lecturer_account is not None:
+                values["user_id"] = lecturer_account.id
+            lr = await roster.save_lecturer(db, actor=actor, lecturer_id=None, ip=None, values=values)
             await roster.set_photo(db, actor=actor, lecturer_id=lr.id or 0, key=key, ip=None)
         made.append(lr)
     series_ids = []
