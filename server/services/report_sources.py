@@ -65,18 +65,22 @@ class Window:
         return first.day == 1 and person_bucket(last.replace(day=1), last) == ("month", last.replace(day=1))
 
 
-def qualified(w: Window, *, detail: bool = False) -> str:
-    """Raw qualifying records: (lecture_id, user_id, unit_id, at, mode[, watched_s, method])."""
+def qualified_branches(w: Window, *, detail: bool = False) -> tuple[str, str]:
+    """Raw qualifying records, online then offline: (lecture_id, user_id, unit_id, at, mode[, watched_s, method])."""
     wx = ", w.watched_s AS watched_s, NULL::text AS method" if detail else ""
     cx = ", NULL::float AS watched_s, c.method::text AS method" if detail else ""
     return (
         "SELECT w.lecture_id, w.user_id, w.unit_id, w.completed_at AS at, 'online' AS mode" + wx +
         " FROM watch_progress w WHERE w.completed_at >= :start AND w.completed_at < :end"
-        " AND w.lecture_id IN (SELECT id FROM lecture WHERE kind = 'online')" + w.scope("w.unit_id") +
-        " UNION ALL SELECT c.lecture_id, c.user_id, c.unit_id, c.at, 'offline'" + cx +
+        " AND w.lecture_id IN (SELECT id FROM lecture WHERE kind = 'online')" + w.scope("w.unit_id"),
+        "SELECT c.lecture_id, c.user_id, c.unit_id, c.at, 'offline' AS mode" + cx +
         " FROM checkin c WHERE c.at >= :start AND c.at < :end"
-        " AND c.lecture_id IN (SELECT id FROM lecture WHERE kind = 'offline')" + w.scope("c.unit_id")
+        " AND c.lecture_id IN (SELECT id FROM lecture WHERE kind = 'offline')" + w.scope("c.unit_id"),
     )
+
+
+def qualified(w: Window, *, detail: bool = False) -> str:
+    return " UNION ALL ".join(qualified_branches(w, detail=detail))
 
 
 def per_person(w: Window) -> tuple[str, dict[str, Any]]:

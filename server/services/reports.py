@@ -20,7 +20,14 @@ from sqlalchemy import text
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.rules.participation import Bucket, Period, bucket_starts, rate
-from server.services.report_sources import Window, per_lecture, per_person, qualified, record_count
+from server.services.report_sources import (
+    Window,
+    per_lecture,
+    per_person,
+    qualified,
+    qualified_branches,
+    record_count,
+)
 
 __all__ = ["RecordFilter", "Window"]
 
@@ -86,10 +93,18 @@ async def by_unit(db: AsyncSession, w: Window, *, parent_id: int | None, parent_
     source, extra = per_person(w)
     sql = f"""
     WITH buckets AS (SELECT u.id AS unit_id, {own} AS bucket FROM unit u WHERE u.path LIKE :ppath || '%'),
-    per_user AS (
-      SELECT b.bucket, s.user_id, sum(s.online_n + s.onsite_n) AS pt, sum(s.online_n) AS online
-      FROM ({source}) s JOIN buckets b ON b.unit_id = s.unit_id GROUP BY b.bucket, s.user_id),
-    agg AS (SELECT bucket, sum(pt) AS pt, sum(online) AS online, count(*) AS people FROM per_user GROUP BY bucket),
+    src AS MATERIALIZED ({source}),
+    per_unit AS (SELECT unit_id, sum(online_n + onsite_n) AS pt, sum(online_n) AS online, count(*) AS n
+                 FROM src GROUP BY unit_id),
+    -- A person counts once per bucket; only people who qualified in several units can be counted twice, and
+    -- they are few: correct for them instead of grouping every (bucket, person) pair.
+    multi AS (SELECT user_id FROM src GROUP BY user_id HAVING count(*) > 1),
+    dup AS (SELECT b.bucket, count(*) - count(DISTINCT s.user_id) AS extra
+            FROM src s JOIN multi m ON m.user_id = s.user_id JOIN buckets b ON b.unit_id = s.unit_id GROUP BY b.bucket),
+    agg AS (SELECT b.bucket, sum(pu.pt) AS pt, sum(pu.online) AS online,
+                   sum(pu.n) - coalesce(max(dup.extra), 0) AS people
+            FROM per_unit pu JOIN buckets b ON b.unit_id = pu.unit_id LEFT JOIN dup ON dup.bucket = b.bucket
+            GROUP BY b.bucket),
     members AS (SELECT b.bucket, count(*) AS n FROM person p JOIN buckets b ON b.unit_id = p.unit_id
                 WHERE p.is_active GROUP BY b.bucket)
     SELECT un.id AS unit_id, un.name, un.path, un.id = :parent_id AS is_self,
@@ -205,14 +220,15 @@ def _record_where(f: RecordFilter) -> str:
     return "WHERE " + " AND ".join(where) if where else ""
 
 
-def _records_sql(w: Window, f: RecordFilter, *, page: bool = False) -> str:
-    # Paging happens before the joins, so a page is read in index order rather than after joining every record.
-    inner = f"SELECT * FROM ({qualified(w, detail=True)}) q {_record_where(f)}"
+def _records_sql(w: Window, f: RecordFilter, *, page: bool = False, branch: str | None = None) -> str:
     if page:
-        inner += " ORDER BY at DESC, user_id LIMIT :limit OFFSET :offset"
+        # Each source is cut to the page's end in its own time index order first: the planner cannot push
+        # a LIMIT through the UNION and would otherwise sort every record of the period.
+        cut = " UNION ALL ".join(f"(SELECT * FROM ({b}) q {_record_where(f)} ORDER BY at DESC LIMIT :upto)"
+                                 for b in qualified_branches(w, detail=True))
+        inner = f"SELECT * FROM ({cut}) q ORDER BY at DESC, user_id LIMIT :limit OFFSET :offset"
     else:
-        # Time order matches the raw tables' indexes, so an export's first rows stream out immediately.
-        inner += " ORDER BY at, user_id, lecture_id"
+        inner = f"SELECT * FROM ({branch or qualified(w, detail=True)}) q {_record_where(f)}"
     return f"""
     SELECT q.at, q.mode, q.lecture_id, l.title AS lecture_title, q.user_id, p.name AS person_name,
            p.employee_no, p.phone, un.name AS unit_name, q.watched_s, q.method
@@ -228,7 +244,7 @@ def _record_params(w: Window, f: RecordFilter) -> dict[str, Any]:
 async def records(db: AsyncSession, w: Window, f: RecordFilter, *, limit: int = 50, offset: int = 0
                   ) -> tuple[list[dict[str, Any]], int]:
     """The qualifying records behind a figure (traceability), newest first."""
-    params = {**_record_params(w, f), "limit": limit, "offset": offset}
+    params = {**_record_params(w, f), "limit": limit, "offset": offset, "upto": limit + offset}
     rows = await _rows(db, _records_sql(w, f, page=True) + " ORDER BY q.at DESC, q.user_id", params)
     if f.user_id is None:
         sql, extra = record_count(w, lecture_id=f.lecture_id, own_unit_id=f.own_unit_id, mode=f.mode)
@@ -240,11 +256,16 @@ async def records(db: AsyncSession, w: Window, f: RecordFilter, *, limit: int = 
 
 
 async def stream_records(db: AsyncSession, w: Window, f: RecordFilter) -> AsyncIterator[dict[str, Any]]:
-    """Every qualifying record, oldest first, fetched with a server-side cursor (exports)."""
-    sql = _records_sql(w, f) + " ORDER BY q.at, q.user_id, q.lecture_id"
-    result = await db.stream(text(sql), _record_params(w, f))
-    async for row in result.mappings():
-        yield dict(row)
+    """Every qualifying record — online ones, then on-site ones, each oldest first — via server-side cursors.
+
+    One query per source in its time index's order, so the first rows of an export leave at once instead of
+    after sorting the whole period.
+    """
+    for branch in qualified_branches(w, detail=True):
+        sql = _records_sql(w, f, branch=branch) + " ORDER BY q.at, q.user_id, q.lecture_id"
+        result = await db.stream(text(sql), _record_params(w, f))
+        async for row in result.mappings():
+            yield dict(row)
 
 
 async def lecture_person_times(db: AsyncSession, lecture_ids: list[int], period: Period | None = None

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 0000
-Create Date: 2026-11-25 04:46:10.893322
+Create Date: 2026-11-25 04:50:26.727462
 """
 
 from __future__ import annotations
