@@ -14,6 +14,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -167,6 +168,7 @@ def by_hand(argv: list[str], src: Path, work: Path) -> float:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     ffmpeg = run.default_ffmpeg()
     with tempfile.TemporaryDirectory(prefix="bench-transcode-") as tmp:
         work = Path(tmp)

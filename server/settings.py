@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(1, ge=1, le=64)
     work_dir: Path | None = None
     transcode_timeout_s: int = Field(6 * 3600, ge=60)
+    transcode_retry_s: float = Field(10, ge=0.5, le=3600)
+    worker_heartbeat_s: float = Field(10, ge=0.2, le=300)
+    worker_stalled_s: float = Field(60, ge=1, le=3600)
 
     max_upload_bytes: int = Field(8 * GiB, ge=1024 * 1024)
     upload_part_bytes: int = Field(8 * 1024 * 1024, ge=5 * 1024 * 1024)

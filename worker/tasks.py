@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import socket
 
-from procrastinate import JobContext, RetryStrategy
+from procrastinate import BaseRetryStrategy, JobContext, RetryDecision
+from procrastinate.jobs import Job
 
 from server.db import transaction
 from server.jobs import PING_TASK, TRANSCODE_TASK, job_app
@@ -28,19 +29,32 @@ async def ping(requested_by: str) -> None:
 
 # --- media ------------------------------------------------------------------------------------------
 
-TRANSCODE_RETRY = RetryStrategy(max_attempts=MAX_RETRIES, wait=10, exponential_wait=5)
+class TranscodeRetry(BaseRetryStrategy):
+    """Doubling waits from settings.transcode_retry_s, so that with the defaults the retries of one job span
+    about ten minutes (an S3 or disk outage of that length loses no upload)."""
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        if job.attempts >= MAX_RETRIES:
+            return None
+        return RetryDecision(retry_in={"seconds": retry_wait_s(runtime().settings.transcode_retry_s, job.attempts)})
 
 
-@job_app.task(name=TRANSCODE_TASK, queue="default", pass_context=True, retry=TRANSCODE_RETRY)
+def retry_wait_s(base_s: float, attempts: int) -> float:
+    return base_s * 2 ** min(attempts, 6)
+
+
+@job_app.task(name=TRANSCODE_TASK, queue="default", pass_context=True, retry=TranscodeRetry())
 async def transcode_media(context: JobContext, media_id: str) -> None:
     await transcode.transcode_media(runtime(), media_id, job_attempts=context.job.attempts,
                                     should_abort=context.should_abort)
 
 
 @job_app.periodic(cron="* * * * *")
-@job_app.task(name=RECOVER_STALLED_TASK, queue="default", queueing_lock="recover-stalled", pass_context=True)
+@job_app.task(name=RECOVER_STALLED_TASK, queue="default", lock=recovery.LOCK, queueing_lock=recovery.LOCK,
+              pass_context=True)
 async def recover_stalled_jobs(context: JobContext, timestamp: int) -> None:
-    await recovery.retry_stalled_jobs(context.app.job_manager)
+    await recovery.retry_stalled_jobs(context.app.job_manager,
+                                      seconds_since_heartbeat=recovery.stalled_after_s(runtime().settings))
 
 
 @job_app.periodic(cron="17 * * * *")

@@ -8,6 +8,7 @@ its objects; only the attempt that still owns the row when it finishes flips it 
 
 from __future__ import annotations
 
+import errno
 import shutil
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 
 import anyio
 import structlog
+from botocore.exceptions import BotoCoreError, ClientError
 from procrastinate.exceptions import JobAborted
 from sqlalchemy import or_, update
 from sqlmodel import col, select
@@ -36,11 +38,16 @@ from worker.publish import Publisher
 
 log = structlog.get_logger()
 
-MAX_RETRIES = 2  # procrastinate retries after the first run; the run with this many previous attempts is last
+# Procrastinate retries after the first run; the run with this many previous attempts is last. Runs lost with
+# their worker (kill -9, machine gone) count too, so this leaves room for several crashes and an outage.
+MAX_RETRIES = 6
 POLL_S = 0.5
 PROGRESS_EVERY_S = 1.0
 FINAL = (MediaState.ready, MediaState.failed)
 GAVE_UP = "转码多次失败，请稍后重新上传；如仍失败，请联系管理员"
+DISK_FULL = "转码服务器磁盘空间不足，稍后将自动重试"
+STORAGE_DOWN = "存储服务暂时不可用，稍后将自动重试"
+WILL_RETRY = "转码出错，稍后将自动重试"
 
 
 class Superseded(Exception):
@@ -53,6 +60,25 @@ def is_last_run(job_attempts: int) -> bool:
 
 def progress_due(last_write: float, now: float) -> bool:
     return now - last_write >= PROGRESS_EVERY_S
+
+
+def retry_reason(exc: BaseException) -> str:
+    """Pure: why a run that will be retried failed, for the uploader (Chinese)."""
+    seen: list[BaseException] = []
+    pending = [exc]
+    while pending:
+        current = pending.pop()
+        if current in seen:
+            continue
+        seen.append(current)
+        if isinstance(current, OSError) and current.errno == errno.ENOSPC:
+            return DISK_FULL
+        if isinstance(current, BaseExceptionGroup):
+            pending.extend(current.exceptions)
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    if any(isinstance(e, BotoCoreError | ClientError) for e in seen):
+        return STORAGE_DOWN
+    return WILL_RETRY
 
 
 @dataclass
@@ -74,7 +100,8 @@ async def transcode_media(runtime: Runtime, media_id: str, *, job_attempts: int 
     if attempt is None:
         return
     workdir = runtime.settings.worker_dir / f"{media_id}.{attempt}"
-    shutil.rmtree(workdir, ignore_errors=True)
+    for left in runtime.settings.worker_dir.glob(f"{media_id}.*"):  # by earlier attempts, now superseded
+        shutil.rmtree(left, ignore_errors=True)
     workdir.mkdir(parents=True, mode=0o700)
     prefix = keys.attempt_prefix(media_id, attempt)
     try:
@@ -87,10 +114,12 @@ async def transcode_media(runtime: Runtime, media_id: str, *, job_attempts: int 
         await anyio.to_thread.run_sync(runtime.storage.delete_prefix, prefix)
     except engine_run.ProcessCancelled:
         raise JobAborted() from None
-    except Exception:
+    except Exception as exc:
         log.exception("transcode_attempt_failed", media_id=media_id, attempt=attempt)
         if is_last_run(job_attempts):
             await _finish_failed(runtime, media_id, attempt, GAVE_UP)
+        else:
+            await _mark_retrying(runtime, media_id, attempt, retry_reason(exc))
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -246,6 +275,14 @@ async def _finish_failed(runtime: Runtime, media_id: str, attempt: int, reason: 
         await anyio.to_thread.run_sync(runtime.storage.delete_prefix, keys.attempt_prefix(media_id, attempt))
         return
     await _forget(runtime, media_id)
+
+
+async def _mark_retrying(runtime: Runtime, media_id: str, attempt: int, reason: str) -> None:
+    """Back in the queue with the reason shown; a failing database must not hide the original error."""
+    try:
+        await _owned_update(runtime, media_id, attempt, state=MediaState.queued, error=reason, eta_s=None)
+    except Exception:
+        log.warning("retry_state_not_recorded", media_id=media_id, attempt=attempt)
 
 
 async def _fail_any(runtime: Runtime, media_id: str, reason: str) -> None:

@@ -32,19 +32,24 @@ SPRITE_MIN_INTERVAL_S = 5
 
 @dataclass(frozen=True, slots=True)
 class EncoderSettings:
-    """x264 settings shared by every rung, tuned on lecture content with bench/transcode.py.
+    """x264 settings, tuned on lecture content with bench/transcode.py.
 
     All rungs encode at once in one process, so the rungs are the parallelism: one thread per
-    encoder avoids frame-threading overhead on small machines. Without B-frames, with a short
-    lookahead and a cheaper motion search x264 spends far less per frame on static slides;
-    CRF 23.5 gives back the few bits that costs.
+    encoder avoids frame-threading overhead on small machines. Large rungs (short side ≥
+    `large_min_side`) cost most per frame; without B-frames, with a short lookahead and a
+    cheaper motion search x264 spends far less on static slides there, and a slightly higher
+    CRF gives back the bits. Small rungs keep veryfast's defaults: they are cheap, and their
+    quality is the most sensitive to those shortcuts.
     """
 
     preset: str = "veryfast"
     tune: str | None = None
-    crf: float = 23.5
+    crf: float = 23
+    x264_params: str = ""
+    large_min_side: int = 1080
+    large_crf: float = 23.7
+    large_x264_params: str = "bframes=0:me=dia:subme=1:rc-lookahead=5"
     threads: int = 1  # per encoder; 0 lets x264 decide
-    x264_params: str = "bframes=0:me=dia:subme=1:rc-lookahead=5"
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,11 +134,14 @@ def _filter_graph(
 
 
 def _video_codec_args(rung: Rendition, enc: EncoderSettings) -> list[str]:
+    large = min(rung.width, rung.height) >= enc.large_min_side
+    crf = enc.large_crf if large else enc.crf
+    x264_params = enc.large_x264_params if large else enc.x264_params
     args = ["-c:v", "libx264", "-preset", enc.preset]
     if enc.tune:
         args += ["-tune", enc.tune]
     args += [
-        "-crf", f"{enc.crf:g}",
+        "-crf", f"{crf:g}",
         "-maxrate", f"{rung.video_kbps}k",
         "-bufsize", f"{rung.video_kbps * 2}k",
         "-profile:v", "high",
@@ -147,8 +155,8 @@ def _video_codec_args(rung: Rendition, enc: EncoderSettings) -> list[str]:
     ]
     if enc.threads:
         args += ["-threads", str(enc.threads)]
-    if enc.x264_params:
-        args += ["-x264-params", enc.x264_params]
+    if x264_params:
+        args += ["-x264-params", x264_params]
     return args
 
 

@@ -30,6 +30,7 @@ Progressive publish contract — which files are final when (a watcher polls `ou
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -45,6 +46,8 @@ from worker.media.commands import EncoderSettings
 from worker.media.ladder import Rendition, build_ladder
 from worker.media.probe import probe
 from worker.media.types import MediaInfo, MediaLimits, MediaRejected
+
+NO_SPACE = "No space left on device"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ def transcode_to_dir(
         except run.ProcessTimeout as exc:
             raise MediaRejected("转码超时，文件可能已损坏或过于复杂") from exc
         except run.ProcessFailed as exc:
+            if NO_SPACE in exc.stderr_tail:  # our disk, not the file: worth retrying later
+                raise OSError(errno.ENOSPC, NO_SPACE) from exc
             raise MediaRejected("转码失败，文件内容可能已损坏") from exc
     results = [_finished_rendition(outdir, rung) for rung in renditions]
     duration = _playlist_duration(outdir / results[-1].playlist)

@@ -7,9 +7,11 @@ and anything it started, and the worker itself survives whatever the input does.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -19,6 +21,16 @@ from typing import IO
 
 STDERR_TAIL_LINES = 20
 _POLL_S = 0.05
+_PR_SET_PDEATHSIG = 1
+# Resolved now, not in the forked child, where loading a library could deadlock on another thread's lock.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl if sys.platform.startswith("linux") else None
+
+
+def _die_with_spawner() -> None:
+    # A worker killed with -9 must not leave ffmpeg encoding for hours. The signal follows the thread that
+    # spawned the child, which is the one blocked in run() until the child exits.
+    if _prctl is not None:
+        _prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def default_ffmpeg() -> str:
@@ -125,6 +137,7 @@ def run(
         cwd=cwd,
         env=dict(env) if env is not None else None,
         start_new_session=True,
+        preexec_fn=_die_with_spawner,
     )
     assert proc.stdout is not None and proc.stderr is not None
     tail: deque[str] = deque(maxlen=STDERR_TAIL_LINES)

@@ -97,3 +97,10 @@ def test_master_playlist_parses() -> None:
     assert [p.uri for p in master.playlists] == [f"{r.name}/index.m3u8" for r in rungs]
     assert master.playlists[3].stream_info.resolution == (1920, 1080)
     assert master.playlists[4].stream_info.codecs == "mp4a.40.2"
+
+
+def test_large_rungs_get_the_fast_settings() -> None:
+    argv = argv_for()
+    assert values_of(argv, "-crf") == ["23", "23", "23", "23.7"]
+    assert values_of(argv, "-x264-params") == ["bframes=0:me=dia:subme=1:rc-lookahead=5"]
+    assert set(values_of(argv, "-threads")) == {"1"}
