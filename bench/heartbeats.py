@@ -2,19 +2,20 @@
 
 Usage: python bench/heartbeats.py   (JIANGTANG_BENCH_DATABASE_URL, default the local PostgreSQL)
 A fresh database is migrated and filled with VIEWERS people, each with an open viewing session; one uvicorn
-process serves the real app plus a hello-world route; CONNECTIONS keep-alive connections then hammer each
-endpoint for PHASE_S seconds. Each connection plays several viewers in turn, reporting honest positions
-(1× since its session opened), so the per-session rate limit is respected and the heartbeats earn credit.
-Finally every heartbeat the server accepted is checked against the database: the heartbeat row exists and
-each person's merged credited seconds equal their heartbeats' credited spans. Last line: {ratio, p99_ms, lost}.
+process (httptools + uvloop, the same for both endpoints) serves the real app plus a hello-world route; wrk
+then drives each endpoint over CONNECTIONS keep-alive connections (a warm-up run, then PHASE_S measured).
+For heartbeats a Lua script plays the viewers in turn, reporting honest positions (1x since the phase
+began, sequence numbers strictly increasing per viewer), few enough per viewer that the per-session rate
+limit is never hit, and counts the replies: accepted, not accepted, rate-limited, other.
+Finally the database is checked against what the server told the clients: as many stored accepted
+heartbeat rows as "accepted" replies, and each person's credited seconds equal to the merge of their
+heartbeats' credited spans. Last line: {ratio, p99_ms, lost, ...}.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -26,6 +27,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import wrk  # noqa: E402
 from server import migrate  # noqa: E402
 from server.db import with_database  # noqa: E402
 from server.embedded import free_port, wait_until  # noqa: E402
@@ -33,9 +35,9 @@ from server.rules.credit import merge  # noqa: E402
 from server.security import token_digest  # noqa: E402
 
 CONNECTIONS = 200
-VIEWERS_PER_CONNECTION = 10
+VIEWERS_PER_CONNECTION = 30
 PHASE_S = 8.0
-WARMUP_S = 1.5
+WARMUP_S = 2.0
 TOKEN = "bench-token-" + "x" * 31
 DURATION_S = 3600.0
 
@@ -68,7 +70,7 @@ def prepare(url: str) -> list[str]:
 
 
 def serve(url: str, port: int) -> None:
-    """Child process: the real app with one extra hello-world route, under default uvicorn settings."""
+    """Child process: the real app with one extra hello-world route (httptools + uvloop, as `serve` uses)."""
     import uvicorn
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
@@ -85,124 +87,113 @@ def serve(url: str, port: int) -> None:
                         secret_key="b" * 40, db_pool_size=20)
     app = create_app(settings)
     app.router.routes.insert(0, Route("/bench/hello", hello))
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools",
+                loop="uvloop")
 
 
-class Conn:
-    def __init__(self, port: int) -> None:
-        self.port = port
+HEARTBEAT_LUA = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } jt_timespec;
+int clock_gettime(int clk_id, jt_timespec *tp);
+]]
+local ts = ffi.new("jt_timespec")
+local function now() ffi.C.clock_gettime(0, ts); return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) / 1e9 end
 
-    async def open(self) -> None:
-        self.reader, self.writer = await asyncio.open_connection("127.0.0.1", self.port)
+local ids = IDS
+local per_thread = PER_THREAD
+local began = BEGAN
+local token = TOKEN
+local duration = DURATION
+local headers = {["Content-Type"] = "application/json"}
+local threads = {}
+first = 0
+n = 0
+last = {}
+accepted, refused, limited, other = 0, 0, 0, 0
 
-    async def request(self, raw: bytes) -> tuple[int, bytes]:
-        self.writer.write(raw)
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head.split(b" ", 2)[1])
-        length = 0
-        for line in head.split(b"\r\n"):
-            if line.lower().startswith(b"content-length:"):
-                length = int(line.split(b":")[1])
-        return status, await self.reader.readexactly(length)
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("first", (#threads - 1) * per_thread)
+end
 
+request = function()
+  local v = first + n % per_thread + 1
+  n = n + 1
+  local elapsed = now() - began
+  local ms = math.floor(elapsed * 1000)
+  local seq = math.max((last[v] or 0) + 1, ms)
+  last[v] = seq
+  local body = string.format('{"token":"%s","seq":%d,"position_s":%.3f,"rate":1.0,"paused":false,' ..
+    '"visible":true,"event":"tick","client_elapsed_ms":%d}', token, seq, math.min(elapsed, duration), ms)
+  return wrk.format("POST", "/api/v1/viewing-sessions/" .. ids[v] .. "/heartbeats", headers, body)
+end
 
-async def phase(port: int, make_request, deadline: float, warm_until: float) -> tuple[int, list[float]]:
-    latencies: list[float] = []
-    count = 0
+response = function(status, headers, body)
+  if status == 200 then
+    if body:find('"accepted":true', 1, true) then accepted = accepted + 1 else refused = refused + 1 end
+  elseif status == 429 then limited = limited + 1
+  else other = other + 1 end
+end
 
-    async def worker(index: int) -> None:
-        nonlocal count
-        conn = Conn(port)
-        await conn.open()
-        turn = 0
-        while time.monotonic() < deadline:
-            raw, on_reply = make_request(index, turn)
-            turn += 1
-            started = time.monotonic()
-            status, body = await conn.request(raw)
-            on_reply(status, body)
-            if started >= warm_until:
-                latencies.append(time.monotonic() - started)
-                count += 1
-        conn.writer.close()
-
-    await asyncio.gather(*(worker(i) for i in range(CONNECTIONS)))
-    return count, latencies
-
-
-def hello_request(_: int, __: int):  # type: ignore[no-untyped-def]
-    raw = b"GET /bench/hello HTTP/1.1\r\nHost: bench\r\n\r\n"
-    return raw, lambda status, body: None
-
-
-class Viewers:
-    """Client-side state of every simulated viewer, and what the server accepted from each."""
-
-    def __init__(self, ids: list[str], opened: float) -> None:
-        self.ids = ids
-        self.opened = opened
-        self.seq = [0] * len(ids)
-        self.accepted: list[set[int]] = [set() for _ in ids]
-        self.limited = 0
-        self.failed = 0
-
-    def request(self, conn_index: int, turn: int):  # type: ignore[no-untyped-def]
-        v = conn_index * VIEWERS_PER_CONNECTION + turn % VIEWERS_PER_CONNECTION
-        self.seq[v] += 1
-        seq = self.seq[v]
-        elapsed = time.monotonic() - self.opened
-        body = json.dumps({"token": TOKEN, "seq": seq, "position_s": round(min(elapsed, DURATION_S), 3),
-                           "rate": 1.0, "paused": False, "visible": True, "event": "play" if seq == 1 else "tick",
-                           "client_elapsed_ms": int(elapsed * 1000)}).encode()
-        raw = (f"POST /api/v1/viewing-sessions/{self.ids[v]}/heartbeats HTTP/1.1\r\nHost: bench\r\n"
-               f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body
-
-        def on_reply(status: int, reply: bytes) -> None:
-            if status == 200 and json.loads(reply)["accepted"]:
-                self.accepted[v].add(seq)
-            elif status == 429:
-                self.limited += 1
-            else:
-                self.failed += 1
-        return raw, on_reply
+extra = function()
+  local a, r, l, o = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    a = a + t:get("accepted"); r = r + t:get("refused"); l = l + t:get("limited"); o = o + t:get("other")
+  end
+  return string.format(', "accepted": %d, "refused": %d, "limited": %d, "other": %d', a, r, l, o)
+end
+"""
 
 
-def lost_heartbeats(url: str, viewers: Viewers) -> int:
+def heartbeat_script(ids: list[str], began: float) -> str:
+    return (HEARTBEAT_LUA.replace("IDS", wrk.lua_list(ids))
+            .replace("PER_THREAD", str(len(ids) // wrk.THREADS)).replace("BEGAN", repr(began))
+            .replace("TOKEN", json.dumps(TOKEN)).replace("DURATION", repr(DURATION_S)))
+
+
+def lost_heartbeats(url: str, ids: list[str], accepted: int) -> int:
+    """Accepted replies without a stored accepted row (or the reverse), plus people whose credited seconds
+    differ from the merge of their stored heartbeats' credited spans."""
     with psycopg.connect(url) as conn:
-        stored: dict[str, set[int]] = {}
+        stored = 0
         spans: dict[str, list[tuple[float, float]]] = {}
-        for sid, seq, a, b in conn.execute("SELECT session_id, seq, credited_from_s, credited_to_s FROM heartbeat "
-                                           "WHERE anomaly IS NULL"):
-            stored.setdefault(sid, set()).add(seq)
+        for sid, a, b in conn.execute("SELECT session_id, credited_from_s, credited_to_s FROM heartbeat "
+                                      "WHERE anomaly IS NULL"):
+            stored += 1
             if a is not None:
                 spans.setdefault(sid, []).append((a, b))
         watched = dict(conn.execute("SELECT vs.id, wp.watched_s FROM viewing_session vs JOIN watch_progress wp "
                                     "ON wp.user_id = vs.user_id AND wp.lecture_id = vs.lecture_id").fetchall())
-    lost = 0
-    for sid, accepted in zip(viewers.ids, viewers.accepted, strict=True):
-        lost += len(accepted - stored.get(sid, set()))
+    lost = abs(accepted - stored)
+    for sid in ids:
         expected = sum(b - a for a, b in merge(spans.get(sid, [])))
         if abs(expected - watched[sid]) > 1e-6:
             lost += 1
     return lost
 
 
-async def run(url: str, port: int, ids: list[str]) -> dict[str, float]:
-    start = time.monotonic()
-    hello_n, _ = await phase(port, hello_request, start + WARMUP_S + PHASE_S, start + WARMUP_S)
-    hello_rps = hello_n / PHASE_S
-    viewers = Viewers(ids, opened=time.monotonic())
-    start = time.monotonic()
-    beat_n, latencies = await phase(port, viewers.request, start + WARMUP_S + PHASE_S, start + WARMUP_S)
-    beat_rps = beat_n / PHASE_S
-    p99 = statistics.quantiles(latencies, n=100)[98] * 1000
-    accepted = sum(len(a) for a in viewers.accepted)
-    print(f"hello-world: {hello_rps:.0f} req/s")
-    print(f"heartbeats: {beat_rps:.0f} req/s, p99 {p99:.1f} ms at {CONNECTIONS} concurrent viewers "
-          f"(accepted {accepted}, rate-limited {viewers.limited}, other {viewers.failed})")
-    lost = lost_heartbeats(url, viewers)
-    print(f"heartbeats: ours {beat_rps:.0f}, baseline {hello_rps:.0f}, ratio {beat_rps / hello_rps:.2f}")
-    return {"ratio": round(beat_rps / hello_rps, 3), "p99_ms": round(p99, 1), "lost": lost}
+def run(url: str, port: int, ids: list[str]) -> dict[str, float]:
+    base = f"http://127.0.0.1:{port}"
+    hello = wrk.run(base + "/bench/hello", "", connections=CONNECTIONS, seconds=PHASE_S, warmup_s=WARMUP_S)
+    script = heartbeat_script(ids, time.time())
+    counts = {"accepted": 0, "refused": 0, "limited": 0, "other": 0}
+    beats = None
+    for seconds in (WARMUP_S, PHASE_S):  # the warm-up's heartbeats count for the consistency check too
+        beats = wrk.measure(base + "/", script, connections=CONNECTIONS, seconds=seconds)
+        for k in counts:
+            counts[k] += beats.extra[k]
+    assert beats is not None
+    ratio = beats.rps / hello.rps
+    print(f"hello-world: {hello.rps:.0f} req/s, p99 {hello.p99_ms:.1f} ms")
+    print(f"heartbeats: {beats.rps:.0f} req/s, p50 {beats.p50_ms:.1f} ms, p99 {beats.p99_ms:.1f} ms at "
+          f"{CONNECTIONS} concurrent viewers (accepted {counts['accepted']}, not accepted {counts['refused']}, "
+          f"rate-limited {counts['limited']}, other {counts['other']})")
+    lost = lost_heartbeats(url, ids, counts["accepted"])
+    print(f"heartbeats: ours {beats.rps:.0f}, baseline {hello.rps:.0f}, ratio {ratio:.2f}")
+    return {"ratio": round(ratio, 3), "p99_ms": round(beats.p99_ms, 1), "lost": lost,
+            "rps": round(beats.rps, 1), "hello_rps": round(hello.rps, 1), "hello_p99_ms": round(hello.p99_ms, 1),
+            "limited": counts["limited"], "other": counts["other"], "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
 def main() -> None:
@@ -218,7 +209,7 @@ def main() -> None:
         ids = prepare(url)
         server = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)], cwd=ROOT)
         wait_until(lambda: _answers(port), 60, "bench server")
-        result = asyncio.run(run(url, port, ids))
+        result = run(url, port, ids)
     finally:
         if server is not None:
             server.terminate()

@@ -6,6 +6,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
+from psycopg.errors import NumericValueOutOfRange
+from sqlalchemy.exc import DataError
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -13,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 
-from server.errors import AppError
+from server.errors import AppError, Invalid
 from server.middleware import BodyLimitMiddleware, CSRFMiddleware, wants_json
 from server.routes import (
     admin_audit,
@@ -84,6 +86,14 @@ async def _http_error(request: Request, exc: Exception) -> Response:
                         status=exc.status_code)
 
 
+async def _data_error(request: Request, exc: Exception) -> Response:
+    # A number the client sent that PostgreSQL cannot hold (an id or count beyond its integer range) is the
+    # client's mistake; any other data error is ours.
+    if isinstance(getattr(exc, "orig", None), NumericValueOutOfRange):
+        return await _app_error(request, Invalid("提交的数值超出允许范围", code="out_of_range"))
+    return await _server_error(request, exc)
+
+
 async def _server_error(request: Request, exc: Exception) -> Response:
     log.exception("unhandled_error", path=request.url.path)
     message = "服务器开小差了，请稍后重试"
@@ -107,9 +117,10 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
             Middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes),
             Middleware(CSRFMiddleware, exempt=CSRF_EXEMPT),
         ],
-        exception_handlers={AppError: _app_error, HTTPException: _http_error, Exception: _server_error},
+        exception_handlers={AppError: _app_error, HTTPException: _http_error, DataError: _data_error,
+                            Exception: _server_error},
         lifespan=lifespan,
     )
     app.state.runtime = runtime or Runtime.build(settings)
-    app.state.templates = make_environment()
+    app.state.templates = make_environment(auto_reload=settings.env == "development")
     return app

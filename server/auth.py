@@ -1,25 +1,35 @@
 """Server-side sessions: the cookie holds a random token; the database holds its digest.
 
-Sessions live in PostgreSQL so any number of server processes share them.
+Sessions live in PostgreSQL so any number of server processes share them. Each process remembers the
+person behind a token digest for PRINCIPAL_TTL_S seconds, so a busy page does not cost a session query
+per request. What this process changes is forgotten at once (sign-out, ``end_all_sessions``, and any
+ORM flush touching a person or a session: password change, role or unit change, deactivation). What
+another process changes is seen here within PRINCIPAL_TTL_S: a sign-out, deactivation or role change on
+server A takes effect on server B at most that many seconds later. A session's expiry is never exceeded.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import Session
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from server.models.base import utcnow
-from server.models.people import Unit, User, WebSession
+from server.models.people import AuditEntry, Unit, User, WebSession
 from server.permissions import Actor
 from server.security import new_token, token_digest
 
 SESSION_COOKIE = "jt_session"
 SECURE_SESSION_COOKIE = "__Host-jt_session"
+PRINCIPAL_TTL_S = 5.0
+MAX_REMEMBERED = 20_000
 
 
 @dataclass(frozen=True)
@@ -36,6 +46,10 @@ def cookie_name(conn: HTTPConnection) -> str:
     return SECURE_SESSION_COOKIE if is_secure(conn) else SESSION_COOKIE
 
 
+# (database url, token digest) -> (monotonic deadline, user id, principal or None for "no such session")
+_remembered: dict[tuple[str, str], tuple[float, int | None, Principal | None]] = {}
+
+
 async def load_principal(conn: HTTPConnection) -> Principal | None:
     """The signed-in person for this request (cached on the request), or None."""
     if "principal" in conn.state._state:
@@ -44,19 +58,75 @@ async def load_principal(conn: HTTPConnection) -> Principal | None:
     token = conn.cookies.get(cookie_name(conn))
     if token and len(token) <= 100:
         runtime = conn.app.state.runtime
-        async with runtime.sessions() as db:
-            row = (await db.execute(
-                select(WebSession, User, Unit.path)
-                .join(User, User.id == WebSession.user_id)
-                .outerjoin(Unit, Unit.id == User.unit_id)
-                .where(WebSession.token_hash == token_digest(token), WebSession.expires_at > utcnow(),
-                       User.is_active)
-            )).first()
-        if row:
-            _, user, unit_path = row
-            principal = Principal(user, Actor(user.id, frozenset(user.roles), unit_path))
+        key = (runtime.settings.database_url or "", token_digest(token))
+        hit = _remembered.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            principal = hit[2]
+        else:
+            principal = await _lookup(runtime, key)
     conn.state.principal = principal
     return principal
+
+
+async def _lookup(runtime: Any, key: tuple[str, str]) -> Principal | None:
+    started = time.monotonic()
+    async with runtime.sessions() as db:
+        row = (await db.execute(
+            select(WebSession.expires_at, User, Unit.path)
+            .join(User, User.id == WebSession.user_id)
+            .outerjoin(Unit, Unit.id == User.unit_id)
+            .where(WebSession.token_hash == key[1], WebSession.expires_at > utcnow(), User.is_active)
+        )).first()
+    principal = None
+    deadline = started + PRINCIPAL_TTL_S
+    if row:
+        expires_at, user, unit_path = row
+        principal = Principal(user, Actor(user.id, frozenset(user.roles), unit_path))
+        deadline = min(deadline, started + (expires_at - utcnow()).total_seconds())
+    if len(_remembered) >= MAX_REMEMBERED:
+        _remembered.clear()
+    # Unknown tokens are remembered too (briefly), so a flood of bad cookies cannot hammer the database.
+    _remembered[key] = (deadline, principal.user.id if principal else None, principal)
+    return principal
+
+
+def forget_token(token_hash: str) -> None:
+    for key in [k for k in _remembered if k[1] == token_hash]:
+        _remembered.pop(key, None)
+
+
+def forget_users(user_ids: set[int]) -> None:
+    for key in [k for k, v in _remembered.items() if v[1] in user_ids]:
+        _remembered.pop(key, None)
+
+
+@event.listens_for(Session, "after_flush")
+def _forget_changed(session: Session, _: Any) -> None:
+    """Any person or session row written through the ORM in this process is re-read on next use."""
+    changed = (*session.dirty, *session.deleted)
+    audited = [obj for obj in session.new if isinstance(obj, AuditEntry)]
+    # Unit moves rewrite paths with one SQL statement; their audit entry is what the ORM sees.
+    if any(isinstance(obj, Unit) for obj in changed) or any(a.target_type == "unit" for a in audited):
+        _remembered.clear()  # unit paths (unit-admin scopes) moved: rare, so forget everyone
+        session.info["jt_forget_all"] = True
+    touched = {obj.id for obj in changed if isinstance(obj, User)}
+    touched |= {obj.user_id for obj in session.deleted if isinstance(obj, WebSession)}
+    touched |= {int(a.target_id) for a in audited if a.target_type == "person" and (a.target_id or "").isdigit()}
+    if touched:
+        forget_users(touched)
+        session.info.setdefault("jt_forget_users", set()).update(touched)
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_commit(session: Session) -> None:
+    # Again after commit: a request that read the old row between flush and commit must not keep it.
+    if session.info.pop("jt_forget_all", False):
+        _remembered.clear()
+    touched = session.info.pop("jt_forget_users", None)
+    if touched:
+        forget_users(touched)
+    for token_hash in session.info.pop("jt_forget_tokens", ()):
+        forget_token(token_hash)
 
 
 async def start_session(db: AsyncSession, conn: HTTPConnection, response: Response, user: User,
@@ -75,11 +145,15 @@ async def end_session(db: AsyncSession, conn: HTTPConnection, response: Response
     token = conn.cookies.get(cookie_name(conn))
     if token:
         await db.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
+        forget_token(token_digest(token))
+        db.info.setdefault("jt_forget_tokens", set()).add(token_digest(token))
     response.delete_cookie(cookie_name(conn), path="/", secure=is_secure(conn), httponly=True, samesite="lax")
 
 
 async def end_all_sessions(db: AsyncSession, user_id: int) -> None:
     await db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    forget_users({user_id})
+    db.info.setdefault("jt_forget_users", set()).add(user_id)
 
 
 def client_ip(conn: HTTPConnection) -> str:

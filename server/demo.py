@@ -6,7 +6,7 @@ from sqlmodel import func, select
 
 from server.models.people import User
 from server.runtime import Runtime
-from server.services import accounts_demo, catalogue_demo, media_demo
+from server.services import accounts_demo, catalogue_demo, media_demo, reports_demo
 from server.services.bootstrap import ensure_root_unit
 
 
@@ -26,3 +26,4 @@ async def load_demo(runtime: Runtime, *, only_if_empty: bool) -> None:
     await accounts_demo.load(runtime)
     await catalogue_demo.load(runtime)
     await media_demo.load(runtime)
+    await reports_demo.load(runtime)

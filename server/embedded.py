@@ -20,7 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -139,6 +139,7 @@ class EmbeddedS3:
     access_key: str
     secret_key: str
     pid: int
+    ports: dict[str, int] = field(default_factory=dict)
 
 
 def weed_binary() -> str:
@@ -157,8 +158,9 @@ def _s3_answers(url: str) -> bool:
         return False
 
 
-def start_seaweedfs(data_dir: Path, timeout: float = 120) -> EmbeddedS3:
-    """Start SeaweedFS (master+volume+filer+S3) on free loopback ports."""
+def start_seaweedfs(data_dir: Path, timeout: float = 120, ports: dict[str, int] | None = None) -> EmbeddedS3:
+    """Start SeaweedFS (master+volume+filer+S3) on free loopback ports, or on ``ports`` (as a previous
+    start returned them) so that clients configured with its endpoint reach it again after a restart."""
     s3_dir = (data_dir / "s3").resolve()
     s3_dir.mkdir(parents=True, exist_ok=True)
     state_path = s3_dir / "state.json"
@@ -178,7 +180,7 @@ def start_seaweedfs(data_dir: Path, timeout: float = 120) -> EmbeddedS3:
         "actions": ["Admin", "Read", "Write", "List", "Tagging"],
     }]}))
     os.chmod(config_path, 0o600)
-    ports = {name: free_port(with_grpc=True) for name in ("s3", "master", "volume", "filer")}
+    ports = ports or {name: free_port(with_grpc=True) for name in ("s3", "master", "volume", "filer")}
     argv = [weed_binary(), "server", f"-dir={s3_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-s3", f"-s3.port={ports['s3']}", f"-s3.config={config_path}", "-s3.port.iceberg=0", "-s3.port.lance=0",
             "-master.telemetry=false",
@@ -192,7 +194,7 @@ def start_seaweedfs(data_dir: Path, timeout: float = 120) -> EmbeddedS3:
     except TimeoutError:
         stop_process_group(proc)
         raise
-    return EmbeddedS3(endpoint, creds["access_key"], creds["secret_key"], proc.pid)
+    return EmbeddedS3(endpoint, creds["access_key"], creds["secret_key"], proc.pid, ports)
 
 
 def _stop_stale(state_path: Path) -> None:

@@ -34,6 +34,11 @@ class Conflict(AppError):
     code = "conflict"
 
 
+class UnsupportedMediaType(AppError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class TooManyRequests(AppError):
     status = 429
     code = "rate_limited"

@@ -13,6 +13,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, TypeAdapter
 
+from server.ids import MAX_ID_DIGITS
+
+MAX_ID = 10**MAX_ID_DIGITS - 1
 REF_TEMPLATE = "#/components/schemas/{model}"
 _PATH_PARAM = re.compile(r"{(\w+)(?::(\w+))?}")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -78,8 +81,9 @@ _ERROR_SCHEMA = {
 def _parameters(op: Operation) -> list[dict[str, Any]]:
     params: list[dict[str, Any]] = []
     for name, converter in _PATH_PARAM.findall(op.path):
-        kind = "integer" if converter == "int" else "string"
-        params.append({"name": name, "in": "path", "required": True, "schema": {"type": kind}})
+        # Integer ids match at most MAX_ID_DIGITS digits (server.routes.base.IdConvertor); longer ones are 404.
+        schema = {"type": "integer", "minimum": 0, "maximum": MAX_ID} if converter == "int" else {"type": "string"}
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
     if op.query is not None:
         schema = op.query.model_json_schema(ref_template=REF_TEMPLATE)
         required = set(schema.get("required", []))

@@ -32,9 +32,11 @@ def static_url(path: str) -> str:
     return f"/static/{path}?v={_static_version(path)}"
 
 
-def make_environment() -> Environment:
+def make_environment(*, auto_reload: bool = True) -> Environment:
+    """One per app: templates are compiled once; ``auto_reload`` (development) re-checks the files on each use."""
     env = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html", "xml"]),
-                      trim_blocks=True, lstrip_blocks=True, enable_async=False)
+                      trim_blocks=True, lstrip_blocks=True, enable_async=False, auto_reload=auto_reload,
+                      cache_size=1000)
     env.globals["static"] = static_url
     return env
 

@@ -16,6 +16,7 @@ from server.permissions import Access
 from server.routes.base import actor_of, json_body, path_int, route
 from server.rules.credit import Beat
 from server.services import attendance, learning, xapi
+from server.services import heartbeat as heartbeats
 
 TAGS = ["attendance"]
 INT32 = 2**31 - 1
@@ -79,8 +80,8 @@ async def heartbeat(request: Request) -> Response:
         raise NotFound("观看记录不存在", code="unknown_session")
     body = await json_body(request, HeartbeatIn, allow_text_plain=True)
     beat = Beat(body.seq, body.position_s, body.rate, body.paused, body.visible, body.event, body.client_elapsed_ms)
-    outcome = await attendance.record_heartbeat(request.app.state.runtime, session_id=session_id,
-                                                beat_in=attendance.BeatIn(body.token, beat))
+    outcome = await heartbeats.record_heartbeat(request.app.state.runtime, session_id=session_id,
+                                                beat_in=heartbeats.BeatIn(body.token, beat))
     return JSONResponse(asdict(outcome))
 
 

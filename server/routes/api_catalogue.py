@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from server.auth import client_ip, load_principal
 from server.db import transaction
 from server.errors import Forbidden, Invalid
+from server.ids import parse_id
 from server.models.catalogue import Lecture, Lecturer, Series
 from server.openapi import api_operation
 from server.pagination import Page
@@ -236,8 +237,7 @@ async def list_lectures(request: Request) -> Response:
     lecturer = request.query_params.get("lecturer_id", "")
     async with request.app.state.runtime.sessions() as db:
         page = await catalogue.published_page(db, page=page_of(request),
-                                              series_id=int(series) if series.isdigit() else None,
-                                              lecturer_id=int(lecturer) if lecturer.isdigit() else None)
+                                              series_id=parse_id(series), lecturer_id=parse_id(lecturer))
         return ok(await _lectures_out(db, page))
 
 

@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from server.auth import client_ip
 from server.db import transaction
+from server.ids import parse_id
 from server.models.people import User
 from server.openapi import api_operation
 from server.pagination import page_number
@@ -92,7 +93,7 @@ async def list_people(request: Request) -> Response:
     page = page_number(request.query_params.get("page"))
     async with request.app.state.runtime.sessions() as db:
         rows, total = await people.list_people(db, actor, q=request.query_params.get("q", ""), page=page,
-                                               unit_id=int(raw_unit) if raw_unit.isdigit() else None)
+                                               unit_id=parse_id(raw_unit))
     return JSONResponse({"items": [person_out(p) for p, _ in rows], "page": page, "per_page": people.PER_PAGE,
                          "total": total})
 

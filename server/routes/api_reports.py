@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from server.errors import Forbidden, Invalid, NotFound
+from server.ids import parse_id
 from server.models.people import Unit
 from server.openapi import api_operation
 from server.pagination import page_number
@@ -57,9 +58,10 @@ def _date(raw: str | None) -> date | None:
 def _int(raw: str | None, name: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    parsed = parse_id(raw)
+    if parsed is None:
         raise Invalid("链接中的编号无效", fields={name: "应为数字"})
-    return int(raw)
+    return parsed
 
 
 async def report_request(request: Request) -> ReportRequest:

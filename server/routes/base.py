@@ -12,18 +12,36 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from pydantic import BaseModel, ValidationError
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from server.auth import Principal, load_principal
-from server.errors import AppError, Forbidden, Invalid
+from server.errors import AppError, Forbidden, Invalid, UnsupportedMediaType
+from server.ids import MAX_ID_DIGITS, parse_id
 from server.middleware import wants_json
 from server.permissions import Access, Actor, passes
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 MAX_JSON_DEPTH = 32
 M = TypeVar("M", bound=BaseModel)
+
+
+class IdConvertor(Convertor[int]):
+    """{x:int} path segments: longer numbers than an id can be are "not found", not an overflow error."""
+
+    regex = f"[0-9]{{1,{MAX_ID_DIGITS}}}"
+
+    def convert(self, value: str) -> int:
+        return int(value)
+
+    def to_string(self, value: int) -> str:
+        return str(int(value))
+
+
+# Replaces Starlette's unbounded {x:int} before any route module builds its routes (they all import this one).
+register_url_convertor("int", IdConvertor())
 
 
 class AccessRoute(Route):
@@ -77,11 +95,22 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
+def _has_nul(value: Any) -> bool:
+    """PostgreSQL text cannot hold U+0000, so it is refused at the door rather than failing the write."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
 async def json_body(request: Request, model: type[M], *, allow_text_plain: bool = False) -> M:
     """Parse and validate a JSON body into ``model``; every failure is a 4xx with a Chinese message."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype != "application/json" and not (allow_text_plain and ctype == "text/plain"):
-        raise AppError("请求格式应为 JSON（Content-Type: application/json）", code="unsupported_media_type")
+        raise UnsupportedMediaType("请求格式应为 JSON（Content-Type: application/json）")
     raw = await request.body()
     try:
         data = json.loads(raw.decode("utf-8")) if raw else {}
@@ -89,6 +118,8 @@ async def json_body(request: Request, model: type[M], *, allow_text_plain: bool 
         raise AppError("请求内容不是有效的 UTF-8 JSON", code="malformed_json") from None
     if _depth(data) > MAX_JSON_DEPTH:
         raise AppError("JSON 嵌套层级过深", code="json_too_deep")
+    if _has_nul(data):
+        raise AppError("提交的内容包含无效字符（U+0000）", code="nul_character")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -100,9 +131,10 @@ def path_int(request: Request, name: str) -> int:
     value = request.path_params[name]
     if isinstance(value, int):
         return value
-    if not str(value).isdigit() or len(str(value)) > 12:
+    parsed = parse_id(value)
+    if parsed is None:
         raise Invalid("链接中的编号无效")
-    return int(value)
+    return parsed
 
 
 def redirect(url: str) -> RedirectResponse:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import pagecache
 from server.auth import client_ip
 from server.db import transaction
 from server.errors import Invalid, NotFound
@@ -27,19 +30,30 @@ async def upload_bytes(form: FormData, field: str) -> bytes:
 async def lecturer_list(request: Request) -> Response:
     category = request.query_params.get("category") or None
     q = request.query_params.get("q", "")
-    async with request.app.state.runtime.sessions() as db:
-        people = await roster.list_lecturers(db, category=category, q=q, page=page_of(request))
-    return await render(request, "lecturers.html", view(request, people=people, category=category, q=q[:40]))
+    number = page_of(request)
+
+    async def produce() -> dict[str, Any]:
+        async with request.app.state.runtime.sessions() as db:
+            people = await roster.list_lecturers(db, category=category, q=q, page=number)
+        return view(request, people=people, category=category, q=q[:40])
+
+    return await pagecache.page(request, key=f"lecturers:{category}:{number}:{q}", template="lecturers.html",
+                                produce=produce)
 
 
 async def lecturer_page(request: Request) -> Response:
     lecturer_id = path_int(request, "id")
-    async with request.app.state.runtime.sessions() as db:
-        lecturer = await roster.get_lecturer(db, lecturer_id)
-        count, reach = await roster.lecturer_stats(db, lecturer_id)
-        lectures = await catalogue.published_page(db, page=page_of(request), lecturer_id=lecturer_id)
-    return await render(request, "lecturer.html", view(request, lecturer=lecturer, lecture_count=count,
-                                                       reach=reach, lectures=lectures))
+    number = page_of(request)
+
+    async def produce() -> dict[str, Any]:
+        async with request.app.state.runtime.sessions() as db:
+            lecturer = await roster.get_lecturer(db, lecturer_id)
+            count, reach = await roster.lecturer_stats(db, lecturer_id)
+            lectures = await catalogue.published_page(db, page=number, lecturer_id=lecturer_id)
+        return view(request, lecturer=lecturer, lecture_count=count, reach=reach, lectures=lectures)
+
+    return await pagecache.page(request, key=f"lecturer:{lecturer_id}:{number}", template="lecturer.html",
+                                produce=produce)
 
 
 async def _own(request: Request) -> int:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import pagecache
 from server.permissions import Access
 from server.routes.base import route
 from server.routes.catalogue_view import view
 from server.services import catalogue, roster
 from server.services.snapshot import cached
-from server.templating import render
 
 HOME_TTL_S = 5.0
 
@@ -25,11 +25,15 @@ async def _home_data(request: Request) -> dict[str, object]:
     return {"series": series[:6], "latest": latest, "upcoming": upcoming, "billed": billed, "people": people}
 
 
-async def home(request: Request) -> Response:
+async def _home_view(request: Request) -> dict[str, object]:
     # Published content is the same for everyone, so a few seconds' snapshot serves all visitors.
     scope = request.app.state.runtime.settings.database_url
     data = await cached(f"{scope}|home", HOME_TTL_S, lambda: _home_data(request))
-    return await render(request, "home.html", view(request, **data))
+    return view(request, **data)
+
+
+async def home(request: Request) -> Response:
+    return await pagecache.page(request, key="home", template="home.html", produce=lambda: _home_view(request))
 
 
 routes = [route("/", home, access=Access.browse)]

@@ -3,53 +3,107 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
+from jinja2 import Environment
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from server.auth import load_principal
+from server import pagecache
+from server.auth import Principal, load_principal
 from server.errors import NotFound
 from server.keys import is_image_key
 from server.permissions import Access
 from server.routes.base import path_int, route
 from server.routes.catalogue_view import absolute, page_of, view
-from server.services import catalogue, search
+from server.services import catalogue, search, study_state
 from server.services.images import image_url
 from server.templating import render
 
+# Lecture pages are many (a long tail), so each is kept longer than a list; edits here forget it at once.
+LECTURE_TTL_S = 15.0
+LECTURE_SLOTS = {"watch": "lecture/_watch.html", "checkin": "lecture/_checkin.html"}
 # A presigned URL is reused for a while so image redirects (and the browser caches they allow) stay stable.
 _signed: dict[str, tuple[float, str]] = {}
 
 
 async def series_page(request: Request) -> Response:
     series_id = path_int(request, "id")
-    async with request.app.state.runtime.sessions() as db:
-        series = await catalogue.get_series(db, series_id)
-        lectures = await catalogue.published_page(db, page=page_of(request), series_id=series_id)
-        billed = await catalogue.lecturers_of(db, [lec.id for lec in lectures.items])
-    return await render(request, "series.html", view(request, series=series, lectures=lectures, billed=billed))
+    number = page_of(request)
+
+    async def produce() -> dict[str, Any]:
+        async with request.app.state.runtime.sessions() as db:
+            series = await catalogue.get_series(db, series_id)
+            lectures = await catalogue.published_page(db, page=number, series_id=series_id)
+            billed = await catalogue.lecturers_of(db, [lec.id for lec in lectures.items])
+        return view(request, series=series, lectures=lectures, billed=billed)
+
+    return await pagecache.page(request, key=f"series:{series_id}:{number}", template="series.html", produce=produce)
+
+
+def _lecture_context(request: Request, data: catalogue.LectureView, **extra: Any) -> dict[str, Any]:
+    lecture_id = data.lecture.id
+    share = absolute(request, f"/lectures/{lecture_id}")
+    og_image = image_url(data.lecture.cover_key, 640)
+    return view(request, lecture=data.lecture, lecturers=data.lecturers, series=data.series, media=data.media,
+                progress=data.progress, checkin=data.checkin, can_edit=data.can_edit, share_url=share,
+                og_image=absolute(request, og_image) if og_image else None, **extra)
 
 
 async def lecture_page(request: Request) -> Response:
     lecture_id = path_int(request, "id")
     principal = await load_principal(request)
-    async with request.app.state.runtime.sessions() as db:
+    viewer = pagecache.viewer_class(principal)
+    runtime = request.app.state.runtime
+    if viewer is not None:
+        async def produce() -> dict[str, Any]:
+            # As anyone may see it (published only); the viewer's own progress and check-in are holes.
+            async with runtime.sessions() as db:
+                data = await catalogue.lecture_view(db, lecture_id, None)
+            return _lecture_context(request, data, slots={s: pagecache.slot(s) for s in LECTURE_SLOTS})
+
+        shared = await pagecache.shared(request, key=f"lecture:{lecture_id}", viewer=viewer,
+                                        template="lecture.html", produce=produce, personal=tuple(LECTURE_SLOTS),
+                                        ttl_s=LECTURE_TTL_S)
+        if shared is not None:
+            return pagecache.respond(request, shared, principal, await _lecture_fills(request, shared, principal))
+    async with runtime.sessions() as db:
         data = await catalogue.lecture_view(db, lecture_id, principal.actor if principal else None)
-    share = absolute(request, f"/lectures/{lecture_id}")
-    og_image = image_url(data.lecture.cover_key, 640)
-    return await render(request, "lecture.html", view(
-        request, lecture=data.lecture, lecturers=data.lecturers, series=data.series, media=data.media,
-        progress=data.progress, checkin=data.checkin, can_edit=data.can_edit, share_url=share,
-        og_image=absolute(request, og_image) if og_image else None))
+    return await render(request, "lecture.html", _lecture_context(request, data))
+
+
+async def _lecture_fills(request: Request, shared: pagecache.SharedPage,
+                         principal: Principal | None) -> dict[str, str]:
+    lecture_id = shared.data["lecture"].id
+    progress = checkin = None
+    if principal is not None:
+        mine = await study_state.of(request.app.state.runtime, principal.actor.user_id)
+        progress, checkin = mine.progress.get(lecture_id), mine.checkins.get(lecture_id)
+    env: Environment = request.app.state.templates
+    personal = {"user": principal.user if principal else None, "actor": principal.actor if principal else None,
+                "progress": progress, "checkin": checkin, "request": request,
+                "settings": request.app.state.runtime.settings}
+    fills: dict[str, str] = {}
+    for name in LECTURE_SLOTS:
+        if name in shared.slots:
+            fills[name] = pagecache.fragment(
+                shared, (name, principal is not None, progress, checkin),
+                lambda n=name: env.get_template(LECTURE_SLOTS[n]).render({**shared.data, **personal}))
+    return fills
 
 
 async def search_page(request: Request) -> Response:
     q = request.query_params.get("q", "")
     kind = request.query_params.get("type", "all")
-    async with request.app.state.runtime.sessions() as db:
-        results = await search.search(db, q=q, kind=kind, page=page_of(request))
-        billed = await catalogue.lecturers_of(db, [lec.id for lec in results.lectures.items])
-    return await render(request, "search.html", view(request, results=results, q=q[:40], billed=billed))
+    number = page_of(request)
+
+    async def produce() -> dict[str, Any]:
+        async with request.app.state.runtime.sessions() as db:
+            results = await search.search(db, q=q, kind=kind, page=number)
+            billed = await catalogue.lecturers_of(db, [lec.id for lec in results.lectures.items])
+        return view(request, results=results, q=q[:40], billed=billed)
+
+    return await pagecache.page(request, key=f"search:{kind}:{number}:{q}", template="search.html", produce=produce)
 
 
 def _presigned(request: Request, key: str) -> tuple[str, int]:

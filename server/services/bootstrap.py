@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import string
 
-from sqlalchemy import any_
+from sqlalchemy import any_, text
 from sqlmodel import func, select
 
 from server.db import transaction
@@ -14,6 +14,7 @@ from server.runtime import Runtime
 from server.security import hash_password
 
 ADMIN_LOGIN = "admin"
+FIRST_RUN_LOCK = 0x6A74_0001  # pg advisory lock key: servers starting together on an empty database
 
 
 def generated_password() -> str:
@@ -52,10 +53,18 @@ async def create_admin(runtime: Runtime, *, login: str, name: str, password: str
 
 
 async def ensure_first_admin(runtime: Runtime) -> str | None:
-    """On an empty database create the first admin and return its one-time password."""
-    async with runtime.sessions() as db:
-        admins = (await db.exec(select(func.count()).select_from(User)
-                                .where(any_(User.roles) == Role.admin.value))).one()
-    if admins:
-        return None
-    return await create_admin(runtime, login=ADMIN_LOGIN, name="系统管理员")
+    """On an empty database create the first admin and return its one-time password.
+
+    Several servers may start at once: the check and the creation run under one advisory lock, so only
+    the first creates the root unit and the admin."""
+    async with runtime.engine.connect() as lock:
+        await lock.execute(text("SELECT pg_advisory_lock(:key)").bindparams(key=FIRST_RUN_LOCK))
+        try:
+            async with runtime.sessions() as db:
+                admins = (await db.exec(select(func.count()).select_from(User)
+                                        .where(any_(User.roles) == Role.admin.value))).one()
+            if admins:
+                return None
+            return await create_admin(runtime, login=ADMIN_LOGIN, name="系统管理员")
+        finally:
+            await lock.execute(text("SELECT pg_advisory_unlock(:key)").bindparams(key=FIRST_RUN_LOCK))

@@ -1,6 +1,8 @@
 """A tiny per-process cache of read-only snapshots that are the same for every visitor (a few seconds old at most).
 
-Concurrent misses for one key share a single computation, so a burst of visitors costs one set of queries.
+Concurrent misses for one key share a single computation, so a burst of visitors costs one set of queries;
+while an expired entry is being recomputed, the other visitors get the expired copy (seconds old) instead
+of queueing behind the recomputation.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ async def cached(key: str, ttl_s: float, produce: Callable[[], Awaitable[Any]]) 
     if hit and hit[0] > time.monotonic():
         return hit[1]
     lock = _locks.setdefault(key, anyio.Lock())
+    if hit is not None and lock.locked():
+        return hit[1]
     async with lock:
         hit = _store.get(key)
         if hit and hit[0] > time.monotonic():

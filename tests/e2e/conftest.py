@@ -96,8 +96,12 @@ def screenshot(page: object, name: str) -> None:
 
 @pytest.fixture
 def seed(settings: Settings):
-    """Run an async set-up function (e.g. tests.factories) against the test database from a sync test."""
+    """Run an async set-up function (e.g. tests.factories) against the test database from a sync test.
+
+    It runs on its own thread: Playwright's sync API keeps an event loop running on the test's thread.
+    """
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     from server.runtime import Runtime
 
@@ -110,6 +114,7 @@ def seed(settings: Settings):
             finally:
                 await runtime.close()
 
-        return asyncio.run(main())
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, main()).result()
 
     return run

@@ -6,18 +6,24 @@ The value is a tuple of six expectations, in ROLES order:
 Each expectation is an HTTP status, or OK = "the gate let it through" (any status except 401, 403
 and a redirect to /login; use it for requests whose outcome depends on a body this test does not send).
 Presets below cover the plain access levels. Path parameters are filled from PARAMS (objects
-created in the fixture, all inside "the subtree"); give a row its own params with Row(expect, id="unit").
+created in the fixture, all inside "the subtree"); give a row its own params with Row(expect, {"id": "unit"}),
+and a query string with Row(expect, query="unit={unit}") (formatted with the same objects).
 Requests carry no body: forms are empty, /api/ requests send JSON {}.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 import pytest
 from starlette.applications import Starlette
 
+from server.db import transaction
+from server.models.attendance import CheckIn, CheckInMethod
+from server.models.base import utcnow
+from server.models.catalogue import Lecture, LectureKind, LectureStatus
 from server.models.people import Role
 from server.routes.base import AccessRoute
 from server.runtime import Runtime
@@ -32,6 +38,7 @@ Expect = tuple[int | str, int | str, int | str, int | str, int | str, int | str]
 class Row:
     expect: Expect
     params: dict[str, str] = field(default_factory=dict)  # path param → PARAMS key
+    query: str = ""  # e.g. "unit={unit}", formatted with the fixture's objects
 
 
 def _gate(anon: int, worker: int | str, lecturer: int | str, unit_admin: int | str) -> Expect:
@@ -47,6 +54,11 @@ UNIT_ADMIN_PAGE, UNIT_ADMIN_API = _gate(303, 403, 403, OK), _gate(401, 403, 403,
 ADMIN_PAGE, ADMIN_API = _gate(303, 403, 403, 403), _gate(401, 403, 403, 403)
 UNSAFE = 401  # anonymous POST/PUT/PATCH/DELETE to a guarded route
 UA_SCOPED_GET: Expect = (303, 403, 403, 404, 200, 200)  # object in the subtree; other unit admins must not see it
+# A lecture aimed at the subtree, or the figures of a unit in it: other unit admins are refused.
+UA_SCOPED_PAGE: Expect = (303, 403, 403, 403, 200, 200)
+UA_SCOPED_API: Expect = (401, 403, 403, 403, 200, 200)
+LECTURE = {"lecture_id": "offline_lecture"}
+IN_SUBTREE = "unit={unit}"
 
 TABLE: dict[tuple[str, str], Row | Expect] = {
     # --- accounts: sign-in, profile ---
@@ -160,25 +172,29 @@ TABLE: dict[tuple[str, str], Row | Expect] = {
     ("GET", "/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}"): SIGNED_API,
     ("GET", "/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}/xapi"): SIGNED_API,
     ("GET", "/me/learning"): SIGNED_PAGE,
-    ("GET", "/checkin/{lecture_id}"): PUBLIC,
-    ("POST", "/checkin/{lecture_id}"): SIGNED_API,
-    ("GET", "/admin/lectures/{lecture_id}/projector"): UNIT_ADMIN_PAGE,
-    ("GET", "/api/v1/lectures/{lecture_id:int}/checkin-qr"): UNIT_ADMIN_API,
-    ("GET", "/admin/lectures/{lecture_id}/checkins"): UNIT_ADMIN_PAGE,
-    ("POST", "/admin/lectures/{lecture_id}/checkins"): UNIT_ADMIN_API,
-    ("POST", "/admin/lectures/{lecture_id}/checkins/{checkin_id}/undo"): UNIT_ADMIN_API,
-    ("POST", "/admin/lectures/{lecture_id}/walk-ins"): UNIT_ADMIN_API,
-    ("GET", "/admin/dashboard"): UNIT_ADMIN_PAGE,
-    ("GET", "/admin/dashboard/records"): UNIT_ADMIN_PAGE,
-    ("GET", "/admin/dashboard/export.xlsx"): UNIT_ADMIN_PAGE,
-    ("GET", "/admin/dashboard/export.csv"): UNIT_ADMIN_PAGE,
-    ("GET", "/api/v1/reports/summary"): UNIT_ADMIN_API,
-    ("GET", "/api/v1/reports/units"): UNIT_ADMIN_API,
-    ("GET", "/api/v1/reports/lectures"): UNIT_ADMIN_API,
-    ("GET", "/api/v1/reports/lecturers"): UNIT_ADMIN_API,
-    ("GET", "/api/v1/reports/series"): UNIT_ADMIN_API,
-    ("GET", "/api/v1/reports/trend"): UNIT_ADMIN_API,
-    ("GET", "/api/v1/reports/records"): UNIT_ADMIN_API,
+    # --- check-in: the offline lecture is aimed at "the subtree"; the check-in is of a person in it ---
+    ("GET", "/checkin/{lecture_id}"): Row((303, 200, 200, 200, 200, 200), LECTURE),  # no scan: sign in, then scan
+    ("POST", "/checkin/{lecture_id}"): Row((UNSAFE, 403, 403, 403, 403, 403), LECTURE),  # no scan pass
+    ("GET", "/admin/lectures/{lecture_id}/projector"): Row(UA_SCOPED_PAGE, LECTURE),
+    ("GET", "/api/v1/lectures/{lecture_id:int}/checkin-qr"): Row(UA_SCOPED_API, LECTURE),
+    ("GET", "/admin/lectures/{lecture_id}/checkins"): Row(UA_SCOPED_PAGE, LECTURE),
+    ("POST", "/admin/lectures/{lecture_id}/checkins"): Row((UNSAFE, 403, 403, 403, 404, 404), LECTURE),  # no user_id
+    # The unit admin of the subtree undoes it (303); the admin then finds it gone.
+    ("POST", "/admin/lectures/{lecture_id}/checkins/{checkin_id}/undo"): Row(
+        (UNSAFE, 403, 403, 403, 303, 404), {**LECTURE, "checkin_id": "checkin"}),
+    ("POST", "/admin/lectures/{lecture_id}/walk-ins"): Row((UNSAFE, 403, 403, 403, 422, 422), LECTURE),
+    # --- participation dashboard and reports, asked for a unit inside "the subtree" ---
+    ("GET", "/admin/dashboard"): Row(UA_SCOPED_PAGE, query=IN_SUBTREE),
+    ("GET", "/admin/dashboard/records"): Row(UA_SCOPED_PAGE, query=IN_SUBTREE),
+    ("GET", "/admin/dashboard/export.xlsx"): Row(UA_SCOPED_PAGE, query=IN_SUBTREE),
+    ("GET", "/admin/dashboard/export.csv"): Row(UA_SCOPED_PAGE, query=IN_SUBTREE),
+    ("GET", "/api/v1/reports/summary"): Row(UA_SCOPED_API, query=IN_SUBTREE),
+    ("GET", "/api/v1/reports/units"): Row(UA_SCOPED_API, query=IN_SUBTREE),
+    ("GET", "/api/v1/reports/lectures"): Row(UA_SCOPED_API, query=IN_SUBTREE),
+    ("GET", "/api/v1/reports/lecturers"): Row(UA_SCOPED_API, query=IN_SUBTREE),
+    ("GET", "/api/v1/reports/series"): Row(UA_SCOPED_API, query=IN_SUBTREE),
+    ("GET", "/api/v1/reports/trend"): Row(UA_SCOPED_API, query=IN_SUBTREE),
+    ("GET", "/api/v1/reports/records"): Row(UA_SCOPED_API, query=IN_SUBTREE),
 }
 
 MISSING = "999999"  # ids the fixture does not create: allowed roles then get a 404 (counted as OK)
@@ -197,7 +213,7 @@ def _fill(path: str, row: Row, objects: dict[str, str]) -> str:
     for name in convertors:
         value = objects[row.params[name]] if name in row.params else MISSING
         path = path.replace("{" + name + ":int}", value).replace("{" + name + "}", value)
-    return path
+    return f"{path}?{row.query.format(**objects)}" if row.query else path
 
 
 def _matches(expected: int | str, response: httpx.Response) -> bool:
@@ -242,7 +258,18 @@ async def clients(runtime: Runtime, make_client) -> tuple[dict[str, httpx.AsyncC
         else:
             await sign_in(client, runtime, people[role])
         result[role] = client
-    return result, {"person": str(target.id), "unit": str(shop.id)}
+    now = utcnow()
+    async with transaction(runtime.sessions) as db:
+        lecture = Lecture(title="劳模进车间", kind=LectureKind.offline, status=LectureStatus.published,
+                          starts_at=now, ends_at=now + timedelta(hours=1), target_unit_ids=[same.id or 0])
+        db.add(lecture)
+        await db.flush()
+        checkin = CheckIn(lecture_id=lecture.id or 0, user_id=target.id or 0, unit_id=shop.id,
+                          method=CheckInMethod.roster)
+        db.add(checkin)
+        await db.flush()
+    return result, {"person": str(target.id), "unit": str(shop.id), "offline_lecture": str(lecture.id),
+                    "checkin": str(checkin.id)}
 
 
 async def test_matrix(app: Starlette, clients: tuple[dict[str, httpx.AsyncClient], dict[str, str]]) -> None:

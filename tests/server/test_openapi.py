@@ -27,7 +27,8 @@ def test_document_references_components() -> None:
         _registry.clear()
         _registry.update(saved)
     op = doc["paths"]["/api/v1/boxes/{id}"]["put"]
-    assert op["parameters"][0] == {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
+    assert op["parameters"][0] == {"name": "id", "in": "path", "required": True,
+                                   "schema": {"type": "integer", "minimum": 0, "maximum": 999_999_999}}
     assert op["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Box"}
     assert doc["components"]["schemas"]["Box"]["properties"]["items"]["items"] == {"$ref": "#/components/schemas/Item"}
     assert "Item" in doc["components"]["schemas"]

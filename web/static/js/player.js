@@ -59,7 +59,9 @@ class Player {
     }
     this.speed.value = "1";
     this.speed.addEventListener("change", () => {
-      v.playbackRate = Number(this.speed.value);
+      // The default rate too: attaching the stream (hls.js, or a first play) resets playbackRate to it.
+      v.defaultPlaybackRate = Number(this.speed.value);
+      v.playbackRate = v.defaultPlaybackRate;
     });
     this.quality = el("select", { "aria-label": "清晰度" });
     this.quality.append(el("option", { value: "-1" }, "自动"));

@@ -1,0 +1,85 @@
+"""Each signed-in person's own study state — progress per lecture and check-ins — cached per process.
+
+Lecture pages are shared renders with the viewer's progress and check-in filled in (server.pagecache);
+reading those two per page view would cost more than the whole rest of the page, so a person's state is
+read in one go and kept for TTL_S seconds. This process forgets it at once when it writes that state
+(heartbeats, opening a viewing session, check-ins); writes made by other server processes show on
+this one's lecture pages at most TTL_S seconds later (credit itself is never affected: it is computed
+from the database).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Insert, event, text
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from server.runtime import Runtime
+
+TTL_S = 5.0
+MAX_PEOPLE = 20_000
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What a lecture page shows of one person's progress (the fields the watch slot reads)."""
+
+    last_position_s: float
+    watched_s: float
+    duration_s: float
+    completed_at: bool
+
+
+@dataclass(frozen=True)
+class CheckedIn:
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StudyState:
+    progress: dict[int, Progress]
+    checkins: dict[int, CheckedIn]
+
+
+_states: dict[tuple[str, int], tuple[float, StudyState]] = {}
+
+_PROGRESS = text("SELECT lecture_id, last_position_s, watched_s, duration_s, completed_at IS NOT NULL "
+                 "FROM watch_progress WHERE user_id = :u")
+_CHECKINS = text("SELECT lecture_id, at FROM checkin WHERE user_id = :u")
+
+
+async def of(runtime: Runtime, user_id: int) -> StudyState:
+    key = (runtime.settings.database_url or "", user_id)
+    hit = _states.get(key)
+    now = time.monotonic()
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    async with runtime.sessions() as db:
+        progress = {r[0]: Progress(r[1], r[2], r[3], r[4])
+                    for r in (await db.exec(_PROGRESS, params={"u": user_id})).all()}  # type: ignore[call-overload]
+        checkins = {r[0]: CheckedIn(r[1])
+                    for r in (await db.exec(_CHECKINS, params={"u": user_id})).all()}  # type: ignore[call-overload]
+    state = StudyState(progress, checkins)
+    if len(_states) >= MAX_PEOPLE:
+        _states.clear()
+    _states[key] = (now + TTL_S, state)
+    return state
+
+
+def forget(user_id: int) -> None:
+    for key in [k for k in _states if k[1] == user_id]:
+        _states.pop(key, None)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _forget_on_checkin(state: ORMExecuteState) -> Any:
+    # Check-ins are written with a Core INSERT through a session; who checked in is in its parameters,
+    # which vary in shape, so everyone is forgotten (check-ins are rare next to page views).
+    statement = state.statement
+    if isinstance(statement, Insert) and getattr(statement.table, "name", "") == "checkin":
+        _states.clear()
+    return None
