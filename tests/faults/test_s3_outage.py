@@ -28,9 +28,9 @@ from tests.faults.support import (
 from tests.server.media_support import make_lecture, make_video, stored_media
 
 OUTAGE_S = 20
-# Waits of 1.2, 2.4, 4.8, 9.6, 19.2 s: the sixth and last allowed attempt comes ~37 s after the first
-# failure, well after S3 is back, without the test idling for the default backoff.
-RETRIES = {**FAST_RECOVERY, "JIANGTANG_TRANSCODE_RETRY_S": "0.6"}
+# Waits of about 1.8, 3.6, 7.2, 14.4 s: the fifth run comes ~29 s after the first failure, when S3 is
+# back (else two runs are left), without the test idling for the default ten-minute backoff.
+RETRIES = {**FAST_RECOVERY, "JIANGTANG_TRANSCODE_RETRY_S": "0.9"}
 
 
 async def test_transcode_and_readiness_survive_s3_outage(settings: Settings, runtime: Runtime,
