@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event
 from sqlalchemy.orm import Session
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
@@ -71,7 +72,7 @@ async def load_principal(conn: HTTPConnection) -> Principal | None:
 async def _lookup(runtime: Any, key: tuple[str, str]) -> Principal | None:
     started = time.monotonic()
     async with runtime.sessions() as db:
-        row = (await db.execute(
+        row = (await db.exec(
             select(WebSession.expires_at, User, Unit.path)
             .join(User, User.id == WebSession.user_id)
             .outerjoin(Unit, Unit.id == User.unit_id)
@@ -144,14 +145,14 @@ async def start_session(db: AsyncSession, conn: HTTPConnection, response: Respon
 async def end_session(db: AsyncSession, conn: HTTPConnection, response: Response) -> None:
     token = conn.cookies.get(cookie_name(conn))
     if token:
-        await db.execute(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
+        await db.exec(delete(WebSession).where(WebSession.token_hash == token_digest(token)))
         forget_token(token_digest(token))
         db.info.setdefault("jt_forget_tokens", set()).add(token_digest(token))
     response.delete_cookie(cookie_name(conn), path="/", secure=is_secure(conn), httponly=True, samesite="lax")
 
 
 async def end_all_sessions(db: AsyncSession, user_id: int) -> None:
-    await db.execute(delete(WebSession).where(WebSession.user_id == user_id))
+    await db.exec(delete(WebSession).where(WebSession.user_id == user_id))
     forget_users({user_id})
     db.info.setdefault("jt_forget_users", set()).add(user_id)
 

@@ -76,6 +76,10 @@ async def test_two_servers_two_workers_share_the_work(settings: Settings, runtim
 
         await eventually(lambda: all(s in ("ready", "failed") for _, s, _ in states())
                          and len(states()) == UPLOADS, 50, "all transcoded", states)
+        # The media row is marked ready inside the job; procrastinate records its success just after.
+        await eventually(lambda: not query(settings, "SELECT 1 FROM procrastinate_jobs WHERE status IN "
+                                           "('todo', 'doing') AND task_name = 'worker.tasks.transcode_media'"),
+                         10, "jobs finished")
         # Read while both workers run: a stopping worker unregisters and its jobs' worker_id goes NULL.
         runs = query(settings, "SELECT j.args->>'media_id', j.status::text, j.attempts, w.id "
                      "FROM procrastinate_jobs j LEFT JOIN procrastinate_workers w ON w.id = j.worker_id "
