@@ -51,7 +51,10 @@ async def test_job_survives_five_worker_kills(settings: Settings, runtime: Runti
 
     last = start(["worker"], env, tmp_path / "worker-last.log")
     try:
-        await eventually(lambda: media_row(settings, media.id)["state"] in ("ready", "failed"), 50, "final state",
+        # The media row turns ready inside the job; procrastinate marks the job finished a moment later.
+        await eventually(lambda: media_row(settings, media.id)["state"] in ("ready", "failed")
+                         and all(status in ("succeeded", "failed") for status, _ in transcode_jobs(settings, media.id)),
+                         50, "final state",
                              lambda: (media_row(settings, media.id), transcode_jobs(settings, media.id)))
     finally:
         stop(last)
