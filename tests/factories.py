@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import TypeVar
 
 import httpx
 
@@ -14,9 +18,11 @@ from server.models.base import utcnow
 from server.models.people import Role, Unit, User, WebSession
 from server.runtime import Runtime
 from server.security import hash_password, new_token, token_digest
+from server.settings import Settings
 
 PASSWORD = "jiangtang2026"
 _seq = itertools.count(1)
+T = TypeVar("T")
 
 
 async def make_unit(runtime: Runtime, name: str, parent: Unit | None = None) -> Unit:
@@ -55,3 +61,21 @@ async def sign_in(client: httpx.AsyncClient, runtime: Runtime, user: User) -> ht
 def with_csrf(client: httpx.AsyncClient, data: dict[str, str] | None = None) -> dict[str, str]:
     """Form data carrying the client's CSRF token (for HTML form posts)."""
     return {**(data or {}), "csrf_token": client.headers.get("X-CSRF-Token", "")}
+
+
+def run_with_runtime(settings: Settings, fn: Callable[[Runtime], Awaitable[T]]) -> T:
+    """Run an async set-up function with its own Runtime from synchronous code.
+
+    It runs on a thread of its own: Playwright's sync API keeps an event loop running on the test's thread.
+    """
+
+    async def main() -> T:
+        runtime = Runtime.build(settings)
+        await runtime.open()
+        try:
+            return await fn(runtime)
+        finally:
+            await runtime.close()
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, main()).result()

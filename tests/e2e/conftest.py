@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwr
 from server.app import create_app
 from server.embedded import free_port
 from server.settings import Settings
+from tests.factories import run_with_runtime
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -98,25 +100,5 @@ def screenshot(page: object, name: str) -> None:
 
 @pytest.fixture
 def seed(settings: Settings):
-    """Run an async set-up function (e.g. tests.factories) against the test database from a sync test.
-
-    It runs on its own thread: Playwright's sync API keeps an event loop running on the test's thread.
-    """
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    from server.runtime import Runtime
-
-    def run(fn):
-        async def main():
-            runtime = Runtime.build(settings)
-            await runtime.open()
-            try:
-                return await fn(runtime)
-            finally:
-                await runtime.close()
-
-        with ThreadPoolExecutor(1) as pool:
-            return pool.submit(asyncio.run, main()).result()
-
-    return run
+    """Run an async set-up function (e.g. tests.factories) against the test database from a sync test."""
+    return functools.partial(run_with_runtime, settings)

@@ -4,7 +4,7 @@ server (no 5xx, responses as documented), and malformed bodies get a 4xx with a 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +28,7 @@ from server.runtime import Runtime
 from server.security import new_token
 from server.settings import Settings
 from tests.e2e.conftest import LiveServer
-from tests.factories import make_unit, make_user, sign_in
+from tests.factories import make_unit, make_user, run_with_runtime, sign_in
 
 MAX_BODY = 64 * 1024
 EXAMPLES_PER_OPERATION = 6
@@ -49,22 +49,6 @@ def live_server(settings: Settings) -> Iterator[LiveServer]:
     server.start()
     yield server
     server.stop()
-
-
-def _run(settings: Settings, fn: Callable[[Runtime], Any]) -> Any:
-    import asyncio
-    from concurrent.futures import ThreadPoolExecutor
-
-    async def main() -> Any:
-        runtime = Runtime.build(settings)
-        await runtime.open()
-        try:
-            return await fn(runtime)
-        finally:
-            await runtime.close()
-
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, main()).result()
 
 
 @dataclass
@@ -88,7 +72,7 @@ def _credentials(settings: Settings, role: Role | str) -> Credentials:
         await client.aclose()
         return client
 
-    client = _run(settings, signed)
+    client = run_with_runtime(settings, signed)
     return Credentials({c.name: c.value or "" for c in client.cookies.jar},
                        {"X-CSRF-Token": client.headers["X-CSRF-Token"]})
 
