@@ -8,7 +8,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
 RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-noto-cjk curl procps \
     && rm -rf /var/lib/apt/lists/* \
-    && useradd --system --create-home --home-dir /var/lib/jiangtang jiangtang
+    && useradd --system --create-home --home-dir /var/lib/jiangtang jiangtang \
+    && install -d -o jiangtang -g jiangtang /var/lib/jiangtang/work
 
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
