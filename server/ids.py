@@ -13,3 +13,8 @@ def parse_id(raw: object) -> int | None:
     """The id in ``raw`` (ASCII digits only: str.isdigit() also accepts "²", which int() rejects), else None."""
     text = str(raw if raw is not None else "").strip()
     return int(text) if _ID.fullmatch(text) else None
+
+
+def is_digits(text: str) -> bool:
+    """ASCII digits only — str.isdigit() alone also accepts "²", which int() rejects."""
+    return text.isascii() and text.isdigit()

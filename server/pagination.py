@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from server.ids import is_digits
+
 MAX_PAGE = 10_000
 
 
 def page_number(raw: str | None) -> int:
     """A 1-based page number from a query string; anything odd means page 1."""
-    if not raw or not raw.isdigit() or len(raw) > 5:
+    if not raw or not is_digits(raw) or len(raw) > 5:
         return 1
     return max(1, min(int(raw), MAX_PAGE))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server.ids import is_digits
 from server.pagination import Page, page_number
 from server.permissions import Access
 from server.routes.base import route
@@ -16,7 +17,7 @@ PER_PAGE = 30
 
 async def audit_page(request: Request) -> Response:
     raw_actor = request.query_params.get("actor", "")
-    actor_id = int(raw_actor) if raw_actor.isdigit() and len(raw_actor) < 12 else None
+    actor_id = int(raw_actor) if is_digits(raw_actor) and len(raw_actor) < 12 else None
     action = request.query_params.get("action", "")[:60]
     page = page_number(request.query_params.get("page"))
     async with request.app.state.runtime.sessions() as db:

@@ -13,6 +13,7 @@ from starlette.responses import Response, StreamingResponse
 from server.auth import client_ip
 from server.db import transaction
 from server.errors import AppError, Forbidden
+from server.ids import is_digits
 from server.models.people import ROLE_LABELS, Role, Unit
 from server.pagination import Page, page_number
 from server.permissions import Access, manages_unit
@@ -35,7 +36,7 @@ async def admin_index(request: Request) -> Response:
 
 
 def _int_or_none(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() and len(raw) < 12 else None
+    return int(raw) if raw and is_digits(raw) and len(raw) < 12 else None
 
 
 async def people_list(request: Request) -> Response:

@@ -11,6 +11,7 @@ from starlette.responses import Response
 from server.auth import client_ip
 from server.db import transaction
 from server.errors import AppError
+from server.ids import is_digits
 from server.permissions import Access
 from server.routes.base import actor_of, path_int, redirect, route
 from server.services import units
@@ -33,7 +34,7 @@ async def units_page(request: Request) -> Response:
 
 def _parent(raw: Any) -> int | None:
     value = str(raw or "")
-    return int(value) if value.isdigit() and len(value) < 12 else None
+    return int(value) if is_digits(value) and len(value) < 12 else None
 
 
 async def _act(request: Request, action: Any, done: str) -> Response:

@@ -13,6 +13,7 @@ from starlette.responses import JSONResponse, Response
 from server.auth import client_ip, load_principal
 from server.db import transaction
 from server.errors import Conflict
+from server.ids import is_digits
 from server.models.base import utcnow
 from server.openapi import api_operation
 from server.pagination import Page, page_number
@@ -158,7 +159,7 @@ async def roster_check_in(request: Request) -> Response:
     user_id = str(form.get("user_id") or "")
     async with transaction(request.app.state.runtime.sessions) as db:
         lecture = await service.require_runner(db, actor, lecture_id)
-        await service.roster_check_in(db, actor=actor, lecture=lecture, user_id=int(user_id) if user_id.isdigit()
+        await service.roster_check_in(db, actor=actor, lecture=lecture, user_id=int(user_id) if is_digits(user_id)
                                       else 0, now=utcnow(), ip=client_ip(request))
     return _back(lecture_id, str(form.get("q") or ""), "in")
 

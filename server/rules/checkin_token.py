@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from server.ids import is_digits
 from server.security import sign, verify_signature
 
 WINDOW_S = 15
@@ -49,7 +50,7 @@ def make_token(key: str, lecture_id: int, now_ts: float) -> str:
 
 def check_token(key: str, lecture_id: int, token: str, now_ts: float) -> TokenState:
     window_text, _, signature = token.partition(".")
-    if len(token) > MAX_TOKEN_CHARS or not window_text.isdigit() or not signature:
+    if len(token) > MAX_TOKEN_CHARS or not is_digits(window_text) or not signature:
         return TokenState.invalid
     window = int(window_text)
     if not verify_signature(key, f"checkin:{lecture_id}:{window}", signature):
@@ -70,7 +71,7 @@ def check_pass(key: str, lecture_id: int, value: str | None, now_ts: float) -> b
     if not value or len(value) > MAX_TOKEN_CHARS:
         return False
     expires_text, _, signature = value.partition(".")
-    if not expires_text.isdigit() or not signature:
+    if not is_digits(expires_text) or not signature:
         return False
     if not verify_signature(key, f"checkin-pass:{lecture_id}:{expires_text}", signature):
         return False

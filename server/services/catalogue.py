@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.errors import Invalid, NotFound
+from server.ids import is_digits
 from server.models.attendance import CheckIn, WatchProgress
 from server.models.base import utcnow
 from server.models.catalogue import Lecture, LectureKind, LectureLecturer, Lecturer, LectureStatus, Series
@@ -142,7 +143,7 @@ def clean_series(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, str
     if len(description) > 5000:
         errors["description"] = "简介不超过 5000 个字"
     raw_sort = str(form.get("sort") if form.get("sort") is not None else "0").strip() or "0"
-    if not raw_sort.lstrip("-").isdigit() or len(raw_sort) > 6:
+    if not is_digits(raw_sort.lstrip("-")) or len(raw_sort) > 6:
         errors["sort"] = "排序应为整数"
     featured = form.get("featured")
     return {"title": title, "description": description,

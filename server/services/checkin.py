@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.ids import is_digits
 from server.models.attendance import CheckIn, CheckInMethod
 from server.models.catalogue import Lecture, LectureKind, LectureStatus
 from server.models.people import Role, Unit, User
@@ -174,9 +175,9 @@ def clean_walk_in(name: str, phone: str, unit_id: str) -> tuple[dict[str, Any], 
         errors["name"] = "姓名不超过 50 个字"
     if not PHONE.match(phone):
         errors["phone"] = "请填写 11 位手机号"
-    if not unit_id.isdigit():
+    if not is_digits(unit_id):
         errors["unit_id"] = "请选择单位"
-    return {"name": name, "phone": phone, "unit_id": int(unit_id) if unit_id.isdigit() else 0}, errors
+    return {"name": name, "phone": phone, "unit_id": int(unit_id) if is_digits(unit_id) else 0}, errors
 
 
 async def walk_in(db: AsyncSession, *, actor: Actor, lecture: Lecture, name: str, phone: str, unit_id: int,

@@ -12,6 +12,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.ids import is_digits
 from server.models.base import utcnow
 from server.models.catalogue import (
     Lecture,
@@ -65,7 +66,7 @@ def clean_lecture(form: Mapping[str, Any], lecturer_ids: Sequence[str | int]) ->
     if len(values["summary"]) > 5000:
         errors["summary"] = "简介不超过 5000 个字"
     series = get("series_id")
-    values["series_id"] = int(series) if series.isdigit() else None
+    values["series_id"] = int(series) if is_digits(series) else None
     kind = get("kind") or "online"
     if kind not in LectureKind.__members__:
         errors["kind"] = "请选择讲座形式"
@@ -91,14 +92,14 @@ def clean_lecture(form: Mapping[str, Any], lecturer_ids: Sequence[str | int]) ->
         elif values["starts_at"] and values["ends_at"] <= values["starts_at"]:
             errors["ends_at"] = "结束时间应晚于开始时间"
         capacity = get("capacity")
-        if capacity and (not capacity.isdigit() or not 1 <= int(capacity) <= 100000):
+        if capacity and (not is_digits(capacity) or not 1 <= int(capacity) <= 100000):
             errors["capacity"] = "人数上限应为 1–100000 的整数"
-        values["capacity"] = int(capacity) if capacity.isdigit() else None
+        values["capacity"] = int(capacity) if is_digits(capacity) else None
         units = form.get("target_unit_ids") or []
         parts = split_list(units) if isinstance(units, str) else [str(u) for u in units]
-        if any(not p.isdigit() for p in parts):
+        if any(not is_digits(p) for p in parts):
             errors["target_unit_ids"] = "面向单位应填写单位编号，用逗号分隔"
-        values["target_unit_ids"] = [int(p) for p in parts if p.isdigit()]
+        values["target_unit_ids"] = [int(p) for p in parts if is_digits(p)]
     ratio = _number(form.get("completion_ratio") or 90, 10, 100)
     if ratio is None:
         errors["completion_ratio"] = "完成比例应在 10%–100% 之间"
@@ -111,7 +112,7 @@ def clean_lecture(form: Mapping[str, Any], lecturer_ids: Sequence[str | int]) ->
     ids: list[int] = []
     for raw in lecturer_ids:
         text = str(raw).strip()
-        if text.isdigit() and int(text) not in ids:
+        if is_digits(text) and int(text) not in ids:
             ids.append(int(text))
     return values, ids, errors
 

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.auth import end_all_sessions
 from server.errors import Conflict, Forbidden, Invalid, NotFound
+from server.ids import is_digits
 from server.models.people import ROLE_LABELS, Role, Unit, User
 from server.permissions import Actor, manages_unit, scope_prefix
 from server.services import audit
@@ -69,7 +70,7 @@ def clean_input(actor: Actor, data: dict[str, Any]) -> PersonInput:
     unit_id = data.get("unit_id")
     if unit_id in (None, ""):
         problems["unit_id"] = "请选择所属单位"
-    elif not str(unit_id).isdigit():
+    elif not is_digits(str(unit_id)):
         problems["unit_id"] = "单位无效"
     if problems:
         raise Invalid("请检查填写的内容", fields=problems)

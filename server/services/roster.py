@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.errors import Invalid, NotFound
+from server.ids import is_digits
 from server.models.base import utcnow
 from server.models.catalogue import CATEGORY_LABELS, Lecturer, LecturerCategory
 from server.models.people import User
@@ -54,9 +55,9 @@ def clean_lecturer(form: Mapping[str, Any], *, allow_link: bool) -> tuple[dict[s
         errors["bio"] = "简介不超过 5000 个字"
     if allow_link:
         raw = str(form.get("user_id") or "").strip()
-        if raw and not raw.isdigit():
+        if raw and not is_digits(raw):
             errors["user_id"] = "关联账号编号应为数字"
-        values["user_id"] = int(raw) if raw.isdigit() else None
+        values["user_id"] = int(raw) if is_digits(raw) else None
     return values, errors
 
 
