@@ -80,21 +80,6 @@ async def series_list(request: Request, *, form: dict[str, object] | None = None
                                                           errors=errors or {}), status=status)
 
 
-async def series_create(request: Request) -> Response:
-    form = await request.form()
-    values, errors = catalogue.clean_series(form)
-    if not errors:
-        try:
-            async with transaction(request.app.state.runtime.sessions) as db:
-                await catalogue.save_series(db, actor=await actor_of(request), series_id=None, values=values,
-                                            ip=client_ip(request))
-            snapshot.forget()
-            return redirect("/admin/series")
-        except Invalid as exc:
-            errors = exc.fields
-    return await series_list(request, form=dict(form), errors=errors, status=422)
-
-
 async def series_form(request: Request) -> Response:
     async with request.app.state.runtime.sessions() as db:
         series = await catalogue.get_series(db, path_int(request, "id"))
@@ -103,7 +88,8 @@ async def series_form(request: Request) -> Response:
 
 
 async def series_save(request: Request) -> Response:
-    series_id = path_int(request, "id")
+    """Create (POST /admin/series) or update (POST /admin/series/{id}); invalid input re-renders the form."""
+    series_id = path_int(request, "id") if "id" in request.path_params else None
     form = await request.form()
     values, errors = catalogue.clean_series(form)
     if not errors:
@@ -115,6 +101,8 @@ async def series_save(request: Request) -> Response:
             return redirect("/admin/series")
         except Invalid as exc:
             errors = exc.fields
+    if series_id is None:
+        return await series_list(request, form=dict(form), errors=errors, status=422)
     async with request.app.state.runtime.sessions() as db:
         series = await catalogue.get_series(db, series_id)
     return await render(request, "admin/series_form.html", view(request, series=series, form=dict(form),
@@ -150,7 +138,7 @@ routes = [
     route("/admin/lecturers/{id}/photo", lecturer_photo, access=A, methods=("POST",)),
     route("/admin/lecturers/{id}/delete", lecturer_delete, access=A, methods=("POST",)),
     route("/admin/series", series_list, access=A),
-    route("/admin/series", series_create, access=A, methods=("POST",)),
+    route("/admin/series", series_save, access=A, methods=("POST",)),
     route("/admin/series/{id}", series_form, access=A),
     route("/admin/series/{id}", series_save, access=A, methods=("POST",)),
     route("/admin/series/{id}/cover", series_cover, access=A, methods=("POST",)),

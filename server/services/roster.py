@@ -18,6 +18,7 @@ from server.models.people import User
 from server.pagination import Page
 from server.permissions import Actor
 from server.search_text import build_search_text, normalise_query
+from server.services import reports
 from server.services.audit import record
 
 _SPLIT = re.compile(r"[\n\r,，、;；]+")
@@ -108,24 +109,17 @@ async def lecturer_for_user(db: AsyncSession, user_id: int) -> Lecturer | None:
     return (await db.exec(select(Lecturer).where(Lecturer.user_id == user_id))).first()
 
 
-_REACH = text("""
-WITH mine AS (
-    SELECT l.id FROM lecture_lecturer ll JOIN lecture l ON l.id = ll.lecture_id
-    WHERE ll.lecturer_id = :lecturer_id AND l.status = 'published'
-), reached AS (
-    SELECT lecture_id, user_id FROM watch_progress
-    WHERE completed_at IS NOT NULL AND lecture_id IN (SELECT id FROM mine)
-    UNION
-    SELECT lecture_id, user_id FROM checkin WHERE lecture_id IN (SELECT id FROM mine)
-)
-SELECT (SELECT count(*) FROM mine) AS lectures, (SELECT count(*) FROM reached) AS reach
+_LECTURES_GIVEN = text("""
+SELECT count(*) FROM lecture_lecturer ll JOIN lecture l ON l.id = ll.lecture_id
+WHERE ll.lecturer_id = :lecturer_id AND l.status = 'published'
 """)
 
 
 async def lecturer_stats(db: AsyncSession, lecturer_id: int) -> tuple[int, int]:
-    """Published lectures given, and 人次: per lecture the distinct people who completed or checked in, summed."""
-    row = (await db.exec(_REACH, params={"lecturer_id": lecturer_id})).one()
-    return int(row.lectures), int(row.reach)
+    """Published lectures given, and 人次 — the dashboard's own figure, so every page shows the same number."""
+    lectures = (await db.exec(_LECTURES_GIVEN, params={"lecturer_id": lecturer_id})).one()[0]
+    reach = (await reports.lecturer_person_times(db, [lecturer_id])).get(lecturer_id, 0)
+    return int(lectures), reach
 
 
 async def _check_link(db: AsyncSession, user_id: int | None, lecturer_id: int | None) -> None:
