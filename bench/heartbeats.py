@@ -159,6 +159,8 @@ def lost_heartbeats(url: str, ids: list[str], accepted: int, unanswered: int) ->
     stopped waiting for when its time was up (``unanswered``), and people whose credited seconds differ
     from the merge of their stored heartbeats' credited spans."""
     with psycopg.connect(url) as conn:
+        # One snapshot for both reads: requests still in flight when wrk stopped may commit meanwhile.
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         stored = 0
         spans: dict[str, list[tuple[float, float]]] = {}
         for sid, a, b in conn.execute("SELECT session_id, credited_from_s, credited_to_s FROM heartbeat "

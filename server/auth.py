@@ -40,7 +40,7 @@ class Principal:
 
 
 def is_secure(conn: HTTPConnection) -> bool:
-    return conn.url.scheme == "https"
+    return conn.scope.get("scheme") == "https"  # what conn.url.scheme says, without building the URL
 
 
 def cookie_name(conn: HTTPConnection) -> str:

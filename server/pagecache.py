@@ -73,7 +73,10 @@ async def shared(request: Request, *, key: str, viewer: str, template: str,
     """The page for this viewer class, rendered at most once per ``ttl_s``; None if ``produce`` says
     this page is not for sharing (e.g. a draft: whoever may see it gets a fresh render)."""
     runtime = request.app.state.runtime
-    base = runtime.settings.public_url or str(request.base_url)  # share links and og:url use it
+    # Share links and og:url use the base URL; the raw Host header names it without building URL objects.
+    scope = request.scope
+    base = runtime.settings.public_url or "{}://{}{}".format(
+        scope.get("scheme"), request.headers.get("host", ""), scope.get("root_path", ""))
 
     async def render_shared() -> SharedPage | None:
         context = await produce()

@@ -82,7 +82,8 @@ async def heartbeat(request: Request) -> Response:
     beat = Beat(body.seq, body.position_s, body.rate, body.paused, body.visible, body.event, body.client_elapsed_ms)
     outcome = await heartbeats.record_heartbeat(request.app.state.runtime, session_id=session_id,
                                                 beat_in=heartbeats.BeatIn(body.token, beat))
-    return JSONResponse(asdict(outcome))
+    return JSONResponse({"accepted": outcome.accepted, "duplicate": outcome.duplicate, "watched_s": outcome.watched_s,
+                         "coverage": outcome.coverage, "completed": outcome.completed})
 
 
 async def _record(request: Request, *, with_heartbeats: bool) -> learning.AttendanceRecord:
@@ -116,10 +117,12 @@ api_operation("/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}", "get
 api_operation("/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}/xapi", "get",
               "导出某人某讲座的 xAPI 学习记录（含已播放片段）", response=list[dict[str, Any]], tags=TAGS)
 
+hot_routes = [
+    route("/api/v1/viewing-sessions/{session_id}/heartbeats", heartbeat, access=Access.public, methods=("POST",)),
+]
 routes = [
     route("/api/v1/lectures/{lecture_id:int}/viewing-sessions", open_session, access=Access.signed_in,
           methods=("POST",)),
-    route("/api/v1/viewing-sessions/{session_id}/heartbeats", heartbeat, access=Access.public, methods=("POST",)),
     route("/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}", attendance_summary,
           access=Access.signed_in),
     route("/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}/xapi", attendance_xapi,

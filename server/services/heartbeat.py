@@ -1,9 +1,10 @@
 """Crediting one heartbeat — the hottest path of the platform (every viewer, every ~10 s).
 
-One database round trip per heartbeat in the steady state. The process keeps, per viewing session, what
-it last read or wrote (cursor, rate-limit bucket, merged spans, the lecture's credit policy). The pure
-credit rules (server.rules.credit) decide from that state, and a single autocommit statement then
-writes the session cursor, the heartbeat row and the merged progress together, guarded by a
+No read in the steady state, and the write shares its round trip and commit with other viewers'
+heartbeats (server.services.heartbeat_writes). The process keeps, per viewing session, what it last
+read or wrote (cursor, rate-limit bucket, merged spans, the lecture's credit policy). The pure credit
+rules (server.rules.credit) decide from that state, and one write then stores the session cursor, the
+heartbeat row and the merged progress together, guarded by a
 compare-and-set on everything the decision relied on: the session's last sequence number, bucket time,
 open state and opening time, the lecture's policy and media duration, and the progress total. If any of
 it changed (another server process took a heartbeat of this session, the session was superseded, an
@@ -17,8 +18,8 @@ is open, and therefore only that session writes the person's progress.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-import json
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, replace
@@ -26,7 +27,6 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.errors import UniqueViolation
 
 from server.db import direct_pool
 from server.errors import Conflict, Forbidden, NotFound, TooManyRequests
@@ -34,6 +34,7 @@ from server.rules.credit import Beat, Cursor, Policy, Span, add_span, admit, cov
 from server.runtime import Runtime
 from server.security import token_digest
 from server.services import study_state
+from server.services.heartbeat_writes import HeartbeatWriter, writer_for
 
 MAX_CACHED_SESSIONS = 50_000
 ATTEMPTS = 5
@@ -74,6 +75,7 @@ class State:
 
 
 _states: OrderedDict[str, State] = OrderedDict()
+_pending: dict[str, asyncio.Future[datetime | None]] = {}  # session id -> its write in flight here
 
 _READ = """
 SELECT vs.user_id, vs.token_hash, vs.closed_at IS NOT NULL, vs.close_reason,
@@ -90,38 +92,6 @@ LEFT JOIN watch_progress wp ON wp.user_id = vs.user_id AND wp.lecture_id = vs.le
 WHERE vs.id = %(sid)s
 """
 
-# Data-modifying CTEs all run; the session update is the guard the other two hang on (FROM vs).
-_WRITE = """
-WITH vs AS (
-  UPDATE viewing_session s SET last_seq = %(cseq)s, last_client_ms = %(cms)s, last_position_s = %(cpos)s,
-         last_rate = %(crate)s, last_playing = %(cplaying)s, last_heartbeat_at = now(),
-         credited_s = credited_s + %(credit)s, anomalies = anomalies + %(anom)s,
-         bucket_tokens = %(tokens)s, bucket_at = now()
-  WHERE s.id = %(sid)s AND s.last_seq = %(expect)s AND s.bucket_at = %(bucket_at)s
-    AND s.opened_at = %(opened_at)s AND s.closed_at IS NULL
-    AND EXISTS (SELECT 1 FROM lecture l LEFT JOIN media m ON m.id = l.current_media_id
-                WHERE l.id = s.lecture_id AND l.max_rate = %(max_rate)s AND l.credit_hidden = %(hidden)s
-                  AND l.completion_ratio = %(ratio)s AND COALESCE(m.duration_s, 0) = %(duration)s)
-    AND EXISTS (SELECT 1 FROM watch_progress p WHERE p.user_id = s.user_id AND p.lecture_id = s.lecture_id
-                  AND p.watched_s = %(prev_watched)s AND (p.completed_at IS NOT NULL) = %(prev_completed)s)
-  RETURNING s.user_id, s.lecture_id, s.bucket_at
-), hb AS (
-  INSERT INTO heartbeat (session_id, seq, received_at, position_s, rate, paused, visible, event, client_ms,
-                         credited_from_s, credited_to_s, anomaly)
-  SELECT %(sid)s, %(seq)s, now(), %(pos)s::float8, %(rate)s::float8, %(paused)s::bool, %(visible)s::bool,
-         %(event)s::varchar, %(ms)s::int, %(cfrom)s::float8, %(cto)s::float8, %(anomaly)s::varchar FROM vs
-), wp AS (
-  UPDATE watch_progress p SET
-    spans = CASE WHEN %(credited)s THEN %(spans)s::jsonb ELSE p.spans END,
-    watched_s = %(watched)s, duration_s = %(duration)s,
-    last_position_s = CASE WHEN %(accepted)s THEN %(cpos)s ELSE p.last_position_s END,
-    anomalies = p.anomalies + %(anom)s, updated_at = now(),
-    completed_at = COALESCE(p.completed_at, CASE WHEN %(completed)s THEN now() END)
-  FROM vs WHERE p.user_id = vs.user_id AND p.lecture_id = vs.lecture_id
-)
-SELECT bucket_at FROM vs
-"""
-
 _CLOSED_ANOMALY = """
 WITH vs AS (UPDATE viewing_session SET anomalies = anomalies + 1 WHERE id = %(sid)s RETURNING user_id, lecture_id)
 UPDATE watch_progress wp SET anomalies = wp.anomalies + 1 FROM vs
@@ -132,28 +102,26 @@ WHERE wp.user_id = vs.user_id AND wp.lecture_id = vs.lecture_id
 async def record_heartbeat(runtime: Runtime, *, session_id: str, beat_in: BeatIn) -> BeatOutcome:
     """Credit one heartbeat. Raises NotFound, Forbidden, Conflict (closed) or TooManyRequests."""
     key = session_id  # a random UUID: unique across databases too
-    async with direct_pool(runtime.engine).connection() as conn:
-        for _ in range(ATTEMPTS):
-            state = _states.get(key)
-            if state is None or beat_in.beat.seq <= state.cursor.seq:
-                # Unknown here, or a replay/out-of-order beat: only the database knows about earlier rows.
+    pool = direct_pool(runtime.engine)
+    for _ in range(ATTEMPTS):
+        while (pending := _pending.get(key)) is not None:
+            await asyncio.wait([pending])  # this session's previous heartbeat is still being written
+        state = _states.get(key)
+        if state is None or beat_in.beat.seq <= state.cursor.seq:
+            # Unknown here, or a replay/out-of-order beat: only the database knows about earlier rows.
+            async with pool.connection() as conn:
                 outcome, state = await _read(conn, session_id, beat_in)
-                if outcome is not None:
-                    return outcome
-                assert state is not None
-            elif not hmac.compare_digest(state.token_hash, token_digest(beat_in.token)):
-                raise Forbidden("观看凭证无效", code="bad_token")
-            try:
-                outcome, fresh = await _credit(conn, session_id, state, beat_in.beat)
-            except UniqueViolation:
-                _states.pop(key, None)
-                continue  # the same seq arrived twice at once: the re-read answers it as a duplicate
             if outcome is not None:
-                _remember(key, fresh)
-                study_state.forget(state.user_id)
                 return outcome
-            _states.pop(key, None)  # something it relied on changed: read again and judge again
-        raise TooManyRequests("心跳冲突，请稍后重发")
+            assert state is not None
+            if key in _pending:
+                continue  # another heartbeat of this session got in while we read: judge after it
+        elif not hmac.compare_digest(state.token_hash, token_digest(beat_in.token)):
+            raise Forbidden("观看凭证无效", code="bad_token")
+        outcome = await _credit(writer_for(pool), session_id, state, beat_in.beat)
+        if outcome is not None:
+            return outcome
+    raise TooManyRequests("心跳冲突，请稍后重发")
 
 
 async def _read(conn: AsyncConnection[Any], session_id: str,
@@ -182,9 +150,12 @@ async def _read(conn: AsyncConnection[Any], session_id: str,
         spans=[(float(a), float(b)) for a, b in (spans or [])], watched=watched, completed=completed)
 
 
-async def _credit(conn: AsyncConnection[Any], session_id: str, state: State,
-                  beat: Beat) -> tuple[BeatOutcome | None, State]:
-    """Judge ``beat`` against ``state`` and write the result; (None, state) if the guard did not hold."""
+async def _credit(writer: HeartbeatWriter, session_id: str, state: State, beat: Beat) -> BeatOutcome | None:
+    """Judge ``beat`` against ``state`` and write the result; None if the guard did not hold.
+
+    From judging to queueing the write nothing awaits, and the session stays marked pending until the
+    write is done, so this process never judges two heartbeats of one session against the same state.
+    The cache is updated by the write's first done-callback, before any waiting heartbeat resumes."""
     now = time.monotonic()
     allowed, tokens = admit(state.tokens, now - state.bucket_mono)
     if not allowed:
@@ -196,7 +167,7 @@ async def _credit(conn: AsyncConnection[Any], session_id: str, state: State,
         watched = total(spans)
     done = state.completed or is_completed(watched, state.policy.duration_s, state.completion_ratio)
     c = verdict.cursor
-    row = await (await conn.execute(_WRITE, {
+    written = writer.submit(state.user_id, {
         "sid": session_id, "seq": beat.seq, "expect": state.cursor.seq, "bucket_at": state.bucket_at,
         "opened_at": state.opened_at, "max_rate": state.policy.max_rate, "hidden": state.policy.credit_hidden,
         "ratio": state.completion_ratio, "duration": state.policy.duration_s, "prev_watched": state.watched,
@@ -206,14 +177,26 @@ async def _credit(conn: AsyncConnection[Any], session_id: str, state: State,
         "pos": beat.position_s, "rate": beat.rate, "paused": beat.paused, "visible": beat.visible,
         "event": beat.event, "ms": beat.client_ms, "cfrom": verdict.span[0] if verdict.span else None,
         "cto": verdict.span[1] if verdict.span else None, "anomaly": verdict.anomaly,
-        "credited": verdict.span is not None, "spans": json.dumps([list(s) for s in spans]),
+        "credited": verdict.span is not None, "spans": spans,
         "watched": watched, "accepted": verdict.accepted, "completed": done,
-    }, prepare=True)).fetchone()
-    if row is None:
-        return None, state
-    fresh = replace(state, cursor=c, tokens=tokens, bucket_at=row[0], bucket_mono=time.monotonic(),
-                    spans=spans, watched=watched, completed=done)
-    return BeatOutcome(verdict.accepted, False, watched, coverage(watched, state.policy.duration_s), done), fresh
+    })
+    _pending[session_id] = written
+
+    def settle(future: asyncio.Future[datetime | None]) -> None:
+        if _pending.get(session_id) is future:
+            del _pending[session_id]
+        bucket_at = None if future.cancelled() or future.exception() else future.result()
+        if bucket_at is None:
+            _states.pop(session_id, None)  # not written: read afresh and judge again
+            return
+        _remember(session_id, replace(state, cursor=c, tokens=tokens, bucket_at=bucket_at,
+                                      bucket_mono=time.monotonic(), spans=spans, watched=watched, completed=done))
+        study_state.forget(state.user_id)
+
+    written.add_done_callback(settle)
+    if await asyncio.shield(written) is None:
+        return None
+    return BeatOutcome(verdict.accepted, False, watched, coverage(watched, state.policy.duration_s), done)
 
 
 def _remember(key: str, state: State) -> None:
