@@ -36,10 +36,15 @@ def is_uuid(value: str) -> bool:
     return bool(_UUID.match(value))
 
 
-def upload_source_key(upload_id: str) -> str:
+def upload_prefix(upload_id: str) -> str:
+    """Everything an upload owns: its assembled source (ends with a slash)."""
     if not is_uuid(upload_id):
         raise ValueError("upload id must be a UUID")
-    return f"uploads/{upload_id}/source"
+    return f"uploads/{upload_id}/"
+
+
+def upload_source_key(upload_id: str) -> str:
+    return f"{upload_prefix(upload_id)}source"
 
 
 def media_prefix(media_id: str) -> str:
@@ -47,6 +52,11 @@ def media_prefix(media_id: str) -> str:
     if not is_uuid(media_id):
         raise ValueError("media id must be a UUID")
     return f"media/{media_id}/"
+
+
+def media_owned_prefixes(media_id: str, upload_id: str | None) -> list[str]:
+    """Every prefix whose objects belong to one media row alone: its source upload and all its attempts."""
+    return [*([upload_prefix(upload_id)] if upload_id else []), media_prefix(media_id)]
 
 
 def attempt_prefix(media_id: str, attempt: int) -> str:
@@ -60,3 +70,13 @@ def media_key(prefix: str, relpath: str) -> str:
     if not _MEDIA_FILE.match(relpath):
         raise ValueError(f"not a media output name: {relpath!r}")
     return prefix + relpath
+
+
+# --- member import staging -------------------------------------------------------------------------
+
+IMPORTS_PREFIX = "imports/"
+
+
+def import_staging_key(user_id: int, token: str) -> str:
+    """Where an import file waits between preview and commit; the admin's id keeps tokens per person."""
+    return f"{IMPORTS_PREFIX}{user_id}/{token}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -99,17 +100,23 @@ class Storage:
             raise
 
     def list_keys(self, prefix: str) -> Iterator[str]:
+        return (key for key, _ in self.list_modified(prefix))
+
+    def list_modified(self, prefix: str) -> Iterator[tuple[str, datetime]]:
+        """(key, last modified) of every object under ``prefix``."""
         paginator = self._client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                yield item["Key"]
+                yield item["Key"], item["LastModified"]
 
-    def delete_prefix(self, prefix: str) -> int:
-        keys = list(self.list_keys(prefix))
+    def delete_keys(self, keys: list[str]) -> int:
         for start in range(0, len(keys), 1000):
             batch = [{"Key": k} for k in keys[start:start + 1000]]
             self._client.delete_objects(Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True})
         return len(keys)
+
+    def delete_prefix(self, prefix: str) -> int:
+        return self.delete_keys(list(self.list_keys(prefix)))
 
     def presign_get(self, key: str, ttl_s: int, *, filename: str | None = None) -> str:
         params: dict[str, str] = {"Bucket": self.bucket, "Key": key}

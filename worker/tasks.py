@@ -11,13 +11,15 @@ from procrastinate.jobs import Job
 from server.db import transaction
 from server.jobs import PING_TASK, TRANSCODE_TASK, job_app
 from server.models.system import WorkerPing
-from server.services import uploads
+from server.services import purge, uploads
 from worker import recovery, transcode
 from worker.context import runtime
 from worker.transcode import MAX_RETRIES
 
 RECOVER_STALLED_TASK = "worker.tasks.recover_stalled_jobs"
 ABORT_STALE_UPLOADS_TASK = "worker.tasks.abort_stale_uploads"
+PURGE_MEDIA_TASK = "worker.tasks.purge_media"
+PURGE_STAGED_IMPORTS_TASK = "worker.tasks.purge_staged_imports"
 
 
 @job_app.task(name=PING_TASK, queue="default")
@@ -61,3 +63,15 @@ async def recover_stalled_jobs(context: JobContext, timestamp: int) -> None:
 @job_app.task(name=ABORT_STALE_UPLOADS_TASK, queue="default", queueing_lock="abort-stale-uploads")
 async def abort_stale_uploads(timestamp: int) -> None:
     await uploads.abort_stale_uploads(runtime())
+
+
+@job_app.periodic(cron="37 * * * *")
+@job_app.task(name=PURGE_MEDIA_TASK, queue="default", lock="purge-media", queueing_lock="purge-media")
+async def purge_media(timestamp: int) -> None:
+    await purge.purge_media(runtime())
+
+
+@job_app.periodic(cron="47 * * * *")
+@job_app.task(name=PURGE_STAGED_IMPORTS_TASK, queue="default", queueing_lock="purge-staged-imports")
+async def purge_staged_imports(timestamp: int) -> None:
+    await purge.purge_staged_imports(runtime())

@@ -254,17 +254,29 @@ async def _finish_ready(runtime: Runtime, media_id: str, attempt: int, prefix: s
         renditions=renditions, ready_at=utcnow(),
         poster_key=keys.media_key(prefix, result.poster) if result.poster else None,
         thumbs_key=keys.media_key(prefix, result.sprite_vtt) if result.sprite_vtt else None)
+    await _take_place(runtime, media_id)
+    await _delete_other_attempts(runtime, media_id, keep=prefix)
+
+
+async def _take_place(runtime: Runtime, media_id: str) -> None:
+    """Make a media that just became ready its lecture's current media, unless a newer upload already is; the
+    media left behind (the replaced one, or this one) is marked superseded so its objects get purged later."""
     async with transaction(runtime.sessions) as db:
         media = await db.get(Media, media_id)
         assert media is not None
+        # Locked first so that the statements below see a media finishing for the same lecture at the same time.
+        previous = (await db.exec(select(Lecture.current_media_id).where(Lecture.id == media.lecture_id)
+                                  .with_for_update())).one()
         newer = select(Media.id).where(Media.lecture_id == media.lecture_id,
                                        col(Media.created_at) > media.created_at, Media.state == MediaState.ready)
-        # A newer upload that is already ready keeps its place; otherwise this one replaces the old media.
-        await db.exec(update(Lecture).where(col(Lecture.id) == media.lecture_id,
-                                            or_(col(Lecture.current_media_id).is_(None),
-                                                col(Lecture.current_media_id).not_in(newer)))
-                      .values(current_media_id=media_id))
-    await _delete_other_attempts(runtime, media_id, keep=prefix)
+        adopted = (await db.exec(update(Lecture).where(col(Lecture.id) == media.lecture_id,
+                                                       or_(col(Lecture.current_media_id).is_(None),
+                                                           col(Lecture.current_media_id).not_in(newer)))
+                                 .values(current_media_id=media_id).returning(Lecture.id))).first()
+        left_behind = (previous if previous != media_id else None) if adopted else media_id
+        if left_behind is not None:
+            await db.exec(update(Media).where(col(Media.id) == left_behind, col(Media.superseded_at).is_(None))
+                          .values(superseded_at=utcnow()))
 
 
 async def _finish_failed(runtime: Runtime, media_id: str, attempt: int, reason: str) -> None:
@@ -294,7 +306,7 @@ async def _fail_any(runtime: Runtime, media_id: str, reason: str) -> None:
 
 
 async def _forget(runtime: Runtime, media_id: str) -> None:
-    """A failed media plays nowhere and keeps no objects (its source stays for a re-run by an admin)."""
+    """A failed media plays nowhere and keeps no objects; its source goes later (server/services/purge.py)."""
     async with transaction(runtime.sessions) as db:
         await db.exec(update(Lecture).where(col(Lecture.current_media_id) == media_id)
                       .values(current_media_id=None))

@@ -79,3 +79,7 @@ class Media(SQLModel, table=True):
     created_at: datetime = at_now()
     updated_at: datetime = at_now()
     ready_at: datetime | None = timestamp()
+    # No longer the lecture's current media (replaced by a newer upload); its objects go after a grace period.
+    superseded_at: datetime | None = timestamp()
+    # Its objects are deleted (server/services/purge.py); the row stays for the attendance and audit that name it.
+    purged_at: datetime | None = timestamp()

@@ -1,7 +1,8 @@
 """Admin pages for bulk member import: upload → per-row preview → commit (one transaction).
 
 Between preview and commit the uploaded file waits in S3 under a random key that includes the
-admin's id; the commit re-reads and re-validates it, so nothing the browser sends back is trusted.
+admin's id; the commit re-reads and re-validates it, so nothing the browser sends back is trusted. Files
+never committed are removed after a day (server/services/purge.py).
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
+from server import keys
 from server.auth import client_ip
 from server.db import transaction
 from server.errors import AppError, Invalid
-from server.permissions import Access, Actor
+from server.permissions import Access
 from server.routes.base import actor_of, route
 from server.security import new_token
 from server.services import member_import, member_sheet
@@ -25,10 +27,6 @@ from server.templating import render
 
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
 FILENAME_RE = re.compile(r"[^\w.\-\u4e00-\u9fff ]")
-
-
-def staging_key(actor: Actor, token: str) -> str:
-    return f"imports/{actor.user_id}/{token}"
 
 
 async def import_page(request: Request) -> Response:
@@ -59,7 +57,7 @@ async def import_preview(request: Request) -> Response:
     async with runtime.sessions() as db:
         plan = await member_import.preview(db, actor, rows, auto_create_units=auto_create)
     token = new_token(24)
-    await anyio.to_thread.run_sync(runtime.storage.put_bytes, staging_key(actor, token), data)
+    await anyio.to_thread.run_sync(runtime.storage.put_bytes, keys.import_staging_key(actor.user_id, token), data)
     return await render(request, "admin/import.html", {
         "stage": "preview", "plan": plan, "token": token, "filename": filename, "auto_create": auto_create,
         "labels": member_import.COLUMN_LABELS})
@@ -72,7 +70,7 @@ async def import_commit(request: Request) -> Response:
     token, filename = str(form.get("token") or ""), FILENAME_RE.sub("_", str(form.get("filename") or ""))[-100:]
     if not TOKEN_RE.match(token):
         raise Invalid("导入会话无效，请重新上传文件")
-    key = staging_key(actor, token)
+    key = keys.import_staging_key(actor.user_id, token)
     try:
         data = await anyio.to_thread.run_sync(runtime.storage.get_bytes, key)
     except Exception:

@@ -174,7 +174,7 @@ async def delete_lecture_objects(runtime: Runtime, lecture_id: int) -> int:
     for upload in uploads:
         if upload.state == UploadState.active:
             await anyio.to_thread.run_sync(storage.abort_multipart, upload.s3_key, upload.s3_upload_id)
-        deleted += await anyio.to_thread.run_sync(storage.delete_prefix, f"uploads/{upload.id}/")
+        deleted += await anyio.to_thread.run_sync(storage.delete_prefix, keys.upload_prefix(upload.id))
     for media_id in media_ids:
         deleted += await anyio.to_thread.run_sync(storage.delete_prefix, keys.media_prefix(media_id))
     return deleted
