@@ -15,7 +15,8 @@ from pydantic import BaseModel, ValidationError
 from starlette.convertors import Convertor, register_url_convertor
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from server.auth import Principal, load_principal
 from server.errors import AppError, Forbidden, Invalid, UnsupportedMediaType
@@ -45,7 +46,22 @@ register_url_convertor("int", IdConvertor())
 
 
 class AccessRoute(Route):
+    """A route with its access level. Matching first checks the path's literal head (everything before the
+    first parameter) with a substring test: the app has ~150 routes and Starlette tries them in order,
+    so rejecting most without running their regular expression saves tens of microseconds per request.
+    The test only ever rejects paths the regular expression would reject too (the head must appear in
+    any path the route matches, wherever a root path puts it)."""
+
     access: Access
+
+    def __init__(self, path: str, endpoint: Endpoint, **kwargs: Any) -> None:
+        super().__init__(path, endpoint, **kwargs)
+        self.literal_head = path.split("{", 1)[0]
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self.literal_head not in scope.get("path", ""):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 def route(path: str, endpoint: Endpoint, *, access: Access, methods: tuple[str, ...] = ("GET",),

@@ -15,7 +15,7 @@ from server.errors import NotFound
 from server.keys import is_image_key
 from server.permissions import Access
 from server.routes.base import path_int, route
-from server.routes.catalogue_view import absolute, page_of, view
+from server.routes.catalogue_view import absolute, page_of, qr_svg, view
 from server.services import catalogue, search, study_state
 from server.services.images import image_url
 from server.templating import render
@@ -119,6 +119,12 @@ def _presigned(request: Request, key: str) -> tuple[str, int]:
     return hit[1], int(hit[0] - now - settings.presign_ttl_s / 4)
 
 
+async def lecture_qr(request: Request) -> Response:
+    """The lecture's share link as a QR code image (the same for everyone; it encodes only the link)."""
+    svg = qr_svg(absolute(request, f"/lectures/{path_int(request, 'id')}"))
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+
+
 async def image(request: Request) -> Response:
     """302 to the stored object; keys are random, server-made and shape-checked, so no object outside images/."""
     key = "images/" + request.path_params["name"]
@@ -135,6 +141,7 @@ async def image(request: Request) -> Response:
 routes = [
     route("/series/{id}", series_page, access=Access.browse),
     route("/lectures/{id}", lecture_page, access=Access.browse),
+    route("/lectures/{id}/qr.svg", lecture_qr, access=Access.browse),
     route("/search", search_page, access=Access.browse),
     # Public so share previews (WeChat fetches og:image without a session) can show the cover.
     route("/images/{name}", image, access=Access.public),

@@ -128,6 +128,7 @@ TABLE: dict[tuple[str, str], Row | Expect] = {
     ("POST", "/me/lecturer/photo"): LECTURER_API,
     ("GET", "/series/{id}"): BROWSE_PAGE,
     ("GET", "/lectures/{id}"): BROWSE_PAGE,
+    ("GET", "/lectures/{id}/qr.svg"): BROWSE_PAGE,
     ("GET", "/search"): BROWSE_PAGE,
     ("GET", "/images/{name}"): PUBLIC,
     ("GET", "/admin/lecturers"): ADMIN_PAGE,

@@ -53,7 +53,11 @@ async def test_anonymous_browse_setting_opens_published_only(runtime: Runtime, a
     draft = await make_lecture(runtime, admin, "内部草稿")
     page = await client.get(f"/lectures/{public.id}")
     assert page.status_code == 200
-    assert "<title>公开讲座" in page.text and 'property="og:title"' in page.text and "<svg" in page.text
+    assert "<title>公开讲座" in page.text and 'property="og:title"' in page.text
+    assert f'src="/lectures/{public.id}/qr.svg"' in page.text
+    qr = await client.get(f"/lectures/{public.id}/qr.svg")
+    assert qr.status_code == 200 and qr.headers["content-type"] == "image/svg+xml"
+    assert qr.content.startswith(b"<svg") and b"<script" not in qr.content
     assert (await client.get(f"/lectures/{draft.id}")).status_code == 404
     assert (await client.get("/")).status_code == 200
     assert (await client.get("/admin/lectures")).status_code == 303
