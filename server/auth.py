@@ -1,11 +1,13 @@
 """Server-side sessions: the cookie holds a random token; the database holds its digest.
 
 Sessions live in PostgreSQL so any number of server processes share them. Each process remembers the
-person behind a token digest for PRINCIPAL_TTL_S seconds, so a busy page does not cost a session query
-per request. What this process changes is forgotten at once (sign-out, ``end_all_sessions``, and any
-ORM flush touching a person or a session: password change, role or unit change, deactivation). What
-another process changes is seen here within PRINCIPAL_TTL_S: a sign-out, deactivation or role change on
-server A takes effect on server B at most that many seconds later. A session's expiry is never exceeded.
+person behind a token digest for PRINCIPAL_TTL_S seconds, then re-reads it in the background while still
+using it (server.refresh_ahead), so a busy page never waits for a session query. What this process
+changes is forgotten at once (sign-out, ``end_all_sessions``, and any ORM flush touching a person or a
+session: password change, role or unit change, deactivation). What another process changes is seen here
+within PRINCIPAL_TTL_S plus one background re-read (2 × PRINCIPAL_TTL_S if the database does not
+answer): a sign-out, deactivation or role change on server A takes effect on server B that much later
+at most. A session's expiry is never exceeded.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from starlette.responses import Response
 from server.models.base import utcnow
 from server.models.people import AuditEntry, Unit, User, WebSession
 from server.permissions import Actor
+from server.refresh_ahead import RefreshAheadCache
 from server.security import new_token, token_digest
 
 SESSION_COOKIE = "jt_session"
@@ -47,8 +50,17 @@ def cookie_name(conn: HTTPConnection) -> str:
     return SECURE_SESSION_COOKIE if is_secure(conn) else SESSION_COOKIE
 
 
-# (database url, token digest) -> (monotonic deadline, user id, principal or None for "no such session")
-_remembered: dict[tuple[str, str], tuple[float, int | None, Principal | None]] = {}
+@dataclass(frozen=True)
+class Remembered:
+    user_id: int | None
+    principal: Principal | None       # None: no such session (remembered too, so bad cookies cost no query)
+    session_ends: float               # time.monotonic() at which the session itself expires
+
+
+# (database url, token digest) -> what the database said, refreshed in the background once PRINCIPAL_TTL_S
+# old (server.refresh_ahead); a refresh that keeps failing stops serving it PRINCIPAL_TTL_S later.
+_remembered: RefreshAheadCache[tuple[str, str], Remembered] = RefreshAheadCache(stale_s=PRINCIPAL_TTL_S,
+                                                                               max_entries=MAX_REMEMBERED)
 
 
 async def load_principal(conn: HTTPConnection) -> Principal | None:
@@ -60,45 +72,35 @@ async def load_principal(conn: HTTPConnection) -> Principal | None:
     if token and len(token) <= 100:
         runtime = conn.app.state.runtime
         key = (runtime.settings.database_url or "", token_digest(token))
-        hit = _remembered.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            principal = hit[2]
-        else:
-            principal = await _lookup(runtime, key)
+        remembered = await _remembered.get(key, lambda: _lookup(runtime, key[1]))
+        if time.monotonic() < remembered.session_ends:  # a remembered session is never used past its expiry
+            principal = remembered.principal
     conn.state.principal = principal
     return principal
 
 
-async def _lookup(runtime: Any, key: tuple[str, str]) -> Principal | None:
+async def _lookup(runtime: Any, token_hash: str) -> tuple[Remembered, float]:
     started = time.monotonic()
     async with runtime.sessions() as db:
         row = (await db.exec(
             select(WebSession.expires_at, User, Unit.path)
             .join(User, User.id == WebSession.user_id)
             .outerjoin(Unit, Unit.id == User.unit_id)
-            .where(WebSession.token_hash == key[1], WebSession.expires_at > utcnow(), User.is_active)
+            .where(WebSession.token_hash == token_hash, WebSession.expires_at > utcnow(), User.is_active)
         )).first()
-    principal = None
-    deadline = started + PRINCIPAL_TTL_S
-    if row:
-        expires_at, user, unit_path = row
-        principal = Principal(user, Actor(user.id, frozenset(user.roles), unit_path))
-        deadline = min(deadline, started + (expires_at - utcnow()).total_seconds())
-    if len(_remembered) >= MAX_REMEMBERED:
-        _remembered.clear()
-    # Unknown tokens are remembered too (briefly), so a flood of bad cookies cannot hammer the database.
-    _remembered[key] = (deadline, principal.user.id if principal else None, principal)
-    return principal
+    if not row:
+        return Remembered(None, None, started), PRINCIPAL_TTL_S
+    expires_at, user, unit_path = row
+    principal = Principal(user, Actor(user.id, frozenset(user.roles), unit_path))
+    return Remembered(user.id, principal, started + (expires_at - utcnow()).total_seconds()), PRINCIPAL_TTL_S
 
 
 def forget_token(token_hash: str) -> None:
-    for key in [k for k in _remembered if k[1] == token_hash]:
-        _remembered.pop(key, None)
+    _remembered.forget_all(keep=lambda key, _: key[1] != token_hash)
 
 
 def forget_users(user_ids: set[int]) -> None:
-    for key in [k for k, v in _remembered.items() if v[1] in user_ids]:
-        _remembered.pop(key, None)
+    _remembered.forget_all(keep=lambda _, remembered: remembered.user_id not in user_ids)
 
 
 @event.listens_for(Session, "after_flush")
@@ -108,7 +110,7 @@ def _forget_changed(session: Session, _: Any) -> None:
     audited = [obj for obj in session.new if isinstance(obj, AuditEntry)]
     # Unit moves rewrite paths with one SQL statement; their audit entry is what the ORM sees.
     if any(isinstance(obj, Unit) for obj in changed) or any(a.target_type == "unit" for a in audited):
-        _remembered.clear()  # unit paths (unit-admin scopes) moved: rare, so forget everyone
+        _remembered.forget_all()  # unit paths (unit-admin scopes) moved: rare, so forget everyone
         session.info["jt_forget_all"] = True
     touched = {obj.id for obj in changed if isinstance(obj, User)}
     touched |= {obj.user_id for obj in session.deleted if isinstance(obj, WebSession)}
@@ -122,7 +124,7 @@ def _forget_changed(session: Session, _: Any) -> None:
 def _forget_after_commit(session: Session) -> None:
     # Again after commit: a request that read the old row between flush and commit must not keep it.
     if session.info.pop("jt_forget_all", False):
-        _remembered.clear()
+        _remembered.forget_all()
     touched = session.info.pop("jt_forget_users", None)
     if touched:
         forget_users(touched)

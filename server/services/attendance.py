@@ -58,7 +58,7 @@ async def open_session(runtime: Runtime, *, actor: Actor, lecture_id: int) -> Op
         progress = (await db.exec(select(WatchProgress).where(
             WatchProgress.user_id == actor.user_id, WatchProgress.lecture_id == lecture_id))).one()
         await db.flush()
-    study_state.forget(actor.user_id)
+    study_state.forget(runtime, actor.user_id)
     resume = progress.last_position_s
     if resume < RESUME_MIN_S or resume > media.duration_s - RESUME_MIN_S:
         resume = 0.0

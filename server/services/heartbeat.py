@@ -34,7 +34,7 @@ from server.rules.credit import Beat, Cursor, Policy, Span, add_span, admit, cov
 from server.runtime import Runtime
 from server.security import token_digest
 from server.services import study_state
-from server.services.heartbeat_writes import HeartbeatWriter, writer_for
+from server.services.heartbeat_writes import writer_for
 
 MAX_CACHED_SESSIONS = 50_000
 ATTEMPTS = 5
@@ -118,7 +118,7 @@ async def record_heartbeat(runtime: Runtime, *, session_id: str, beat_in: BeatIn
                 continue  # another heartbeat of this session got in while we read: judge after it
         elif not hmac.compare_digest(state.token_hash, token_digest(beat_in.token)):
             raise Forbidden("观看凭证无效", code="bad_token")
-        outcome = await _credit(writer_for(pool), session_id, state, beat_in.beat)
+        outcome = await _credit(runtime, session_id, state, beat_in.beat)
         if outcome is not None:
             return outcome
     raise TooManyRequests("心跳冲突，请稍后重发")
@@ -150,7 +150,7 @@ async def _read(conn: AsyncConnection[Any], session_id: str,
         spans=[(float(a), float(b)) for a, b in (spans or [])], watched=watched, completed=completed)
 
 
-async def _credit(writer: HeartbeatWriter, session_id: str, state: State, beat: Beat) -> BeatOutcome | None:
+async def _credit(runtime: Runtime, session_id: str, state: State, beat: Beat) -> BeatOutcome | None:
     """Judge ``beat`` against ``state`` and write the result; None if the guard did not hold.
 
     From judging to queueing the write nothing awaits, and the session stays marked pending until the
@@ -167,7 +167,7 @@ async def _credit(writer: HeartbeatWriter, session_id: str, state: State, beat: 
         watched = total(spans)
     done = state.completed or is_completed(watched, state.policy.duration_s, state.completion_ratio)
     c = verdict.cursor
-    written = writer.submit(state.user_id, {
+    written = writer_for(direct_pool(runtime.engine)).submit(state.user_id, {
         "sid": session_id, "seq": beat.seq, "expect": state.cursor.seq, "bucket_at": state.bucket_at,
         "opened_at": state.opened_at, "max_rate": state.policy.max_rate, "hidden": state.policy.credit_hidden,
         "ratio": state.completion_ratio, "duration": state.policy.duration_s, "prev_watched": state.watched,
@@ -191,7 +191,7 @@ async def _credit(writer: HeartbeatWriter, session_id: str, state: State, beat: 
             return
         _remember(session_id, replace(state, cursor=c, tokens=tokens, bucket_at=bucket_at,
                                       bucket_mono=time.monotonic(), spans=spans, watched=watched, completed=done))
-        study_state.forget(state.user_id)
+        study_state.forget(runtime, state.user_id)
 
     written.add_done_callback(settle)
     if await asyncio.shield(written) is None:

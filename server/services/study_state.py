@@ -2,7 +2,8 @@
 
 Lecture pages are shared renders with the viewer's progress and check-in filled in (server.pagecache);
 reading those two per page view would cost more than the whole rest of the page, so a person's state is
-read in one go and kept for TTL_S seconds. This process forgets it at once when it writes that state
+read in one go and kept for TTL_S seconds (refreshed in the background after that: server.refresh_ahead).
+This process forgets it at once when it writes that state
 (heartbeats, opening a viewing session, check-ins); writes made by other server processes show on
 this one's lecture pages at most TTL_S seconds later (credit itself is never affected: it is computed
 from the database).
@@ -10,7 +11,6 @@ from the database).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Insert, event, text
 from sqlalchemy.orm import ORMExecuteState, Session
 
+from server.refresh_ahead import RefreshAheadCache
 from server.runtime import Runtime
 
 TTL_S = 5.0
@@ -45,7 +46,9 @@ class StudyState:
     checkins: dict[int, CheckedIn]
 
 
-_states: dict[tuple[str, int], tuple[float, StudyState]] = {}
+# How long a person's state may still be shown while its background refresh is failing.
+STALE_S = 60.0
+_states: RefreshAheadCache[tuple[str, int], StudyState] = RefreshAheadCache(stale_s=STALE_S, max_entries=MAX_PEOPLE)
 
 _PROGRESS = text("SELECT lecture_id, last_position_s, watched_s, duration_s, completed_at IS NOT NULL "
                  "FROM watch_progress WHERE user_id = :u")
@@ -53,26 +56,23 @@ _CHECKINS = text("SELECT lecture_id, at FROM checkin WHERE user_id = :u")
 
 
 async def of(runtime: Runtime, user_id: int) -> StudyState:
-    key = (runtime.settings.database_url or "", user_id)
-    hit = _states.get(key)
-    now = time.monotonic()
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    async with runtime.sessions() as db:
-        progress = {r[0]: Progress(r[1], r[2], r[3], r[4])
-                    for r in (await db.exec(_PROGRESS, params={"u": user_id})).all()}  # type: ignore[call-overload]
-        checkins = {r[0]: CheckedIn(r[1])
-                    for r in (await db.exec(_CHECKINS, params={"u": user_id})).all()}  # type: ignore[call-overload]
-    state = StudyState(progress, checkins)
-    if len(_states) >= MAX_PEOPLE:
-        _states.clear()
-    _states[key] = (now + TTL_S, state)
-    return state
+    async def read() -> tuple[StudyState, float]:
+        async with runtime.sessions() as db:
+            progress = {r[0]: Progress(r[1], r[2], r[3], r[4])
+                        for r in (await db.exec(_PROGRESS, params={"u": user_id})).all()}  # type: ignore[call-overload]
+            checkins = {r[0]: CheckedIn(r[1])
+                        for r in (await db.exec(_CHECKINS, params={"u": user_id})).all()}  # type: ignore[call-overload]
+        return StudyState(progress, checkins), TTL_S
+
+    return await _states.get(_key(runtime, user_id), read)
 
 
-def forget(user_id: int) -> None:
-    for key in [k for k in _states if k[1] == user_id]:
-        _states.pop(key, None)
+def forget(runtime: Runtime, user_id: int) -> None:
+    _states.forget(_key(runtime, user_id))
+
+
+def _key(runtime: Runtime, user_id: int) -> tuple[str, int]:
+    return runtime.settings.database_url or "", user_id
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -81,5 +81,5 @@ def _forget_on_checkin(state: ORMExecuteState) -> Any:
     # which vary in shape, so everyone is forgotten (check-ins are rare next to page views).
     statement = state.statement
     if isinstance(statement, Insert) and getattr(statement.table, "name", "") == "checkin":
-        _states.clear()
+        _states.forget_all()
     return None
