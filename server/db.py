@@ -86,8 +86,9 @@ class DirectPool:
     ``size`` are open, so callers beyond that queue instead of opening more; one idle for PING_IDLE_S
     is pinged before use and replaced if dead. Closed with the engine it belongs to."""
 
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, *, options: str = "") -> None:
         self._url = url
+        self._options = options
         self._gate = asyncio.Semaphore(size)
         self._idle: list[tuple[float, AsyncConnection[Any]]] = []
 
@@ -115,7 +116,7 @@ class DirectPool:
                 return conn
             except psycopg.Error:
                 await conn.close()
-        return await AsyncConnection.connect(self._url, autocommit=True)
+        return await AsyncConnection.connect(self._url, autocommit=True, options=self._options)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -131,7 +132,9 @@ def direct_pool(engine: AsyncEngine) -> DirectPool:
     pool = _direct.get(sync_engine)
     if pool is None:
         url = libpq_url(engine.url.render_as_string(hide_password=False))
-        pool = _direct[sync_engine] = DirectPool(url, engine.pool.size())  # type: ignore[attr-defined]
+        # Asynchronous commit: see server.services.heartbeat_writes for why heartbeats may use it.
+        pool = _direct[sync_engine] = DirectPool(url, engine.pool.size(),  # type: ignore[attr-defined]
+                                                 options="-c synchronous_commit=off")
         event.listen(sync_engine, "engine_disposed", _close_direct)
     return pool
 

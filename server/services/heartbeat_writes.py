@@ -8,6 +8,15 @@ connections. Nothing is delayed on purpose: an idle server writes a lone heartbe
 amortises the round trip and the commit over the whole batch. A reply still leaves only after its
 heartbeat is committed.
 
+The commit is asynchronous (``synchronous_commit=off`` on these connections): PostgreSQL answers
+before the WAL reaches the disk, which it does within a fraction of a second. A crash of PostgreSQL
+itself (not of a client, not a restart or a dropped connection) can therefore lose the last moments'
+heartbeats although their senders were told they were accepted. That costs no credit for a viewer who
+goes on watching: the next heartbeat is judged against the last stored one, and the span since then
+is credited as a whole (server.rules.credit). Only a viewer who closed the page in that very moment
+loses their last heartbeat's seconds. In exchange a batch costs no disk flush wait, so the same
+number of viewers is served with a fraction of the latency. Data integrity is unaffected.
+
 Each row keeps the single-row compare-and-set guard (server.services.heartbeat): a row whose guard
 fails is simply not written and its caller re-reads and judges again. A batch holds at most one row per
 person, so no two rows touch the same progress row. Lock conflicts with another server process
