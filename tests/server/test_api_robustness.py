@@ -156,6 +156,12 @@ async def test_invalid_utf8_is_rejected(admin: httpx.AsyncClient, body: bytes) -
     _assert_error(response, 400, "malformed_json")
 
 
+@pytest.mark.parametrize("body", [b'{"title": "\\u0000"}', b'{"title": "ok", "\\u0000": 1}'])
+async def test_nul_characters_are_rejected_before_the_database(admin: httpx.AsyncClient, body: bytes) -> None:
+    response = await admin.post("/api/v1/series", content=body, headers={"Content-Type": "application/json"})
+    _assert_error(response, 400, "nul_character")
+
+
 async def test_heartbeat_rejects_malformed_text_plain(client: httpx.AsyncClient) -> None:
     # Heartbeats accept text/plain (sendBeacon) and need no session: the same guards apply there.
     url = "/api/v1/viewing-sessions/00000000-0000-4000-8000-000000000000/heartbeats"
