@@ -19,7 +19,7 @@ from server.pagination import Page
 from server.permissions import Access
 from server.routes.base import actor_of, json_body, path_int, route
 from server.routes.catalogue_view import page_of
-from server.services import catalogue, lecture_admin, roster, search, snapshot
+from server.services import catalogue, lecture_admin, lecture_delete, roster, search, snapshot
 from server.services.images import image_url
 from server.workflow import Action
 
@@ -263,6 +263,13 @@ async def save_lecture(request: Request) -> Response:
     return ok(lecture_out(saved, ids), 201 if lecture_id is None else 200)
 
 
+async def delete_lecture(request: Request) -> Response:
+    await lecture_delete.delete_lecture(request.app.state.runtime, actor=await actor_of(request),
+                                        lecture_id=path_int(request, "id"), ip=client_ip(request))
+    snapshot.forget()
+    return Response(status_code=204)
+
+
 async def transition(request: Request) -> Response:
     body = await json_body(request, TransitionIn)
     async with transaction(request.app.state.runtime.sessions) as db:
@@ -298,6 +305,8 @@ _OPS = [
     ("/lectures", "POST", save_lecture, Access.lecturer, "新建讲座（草稿）", LectureIn, LectureOut, 201),
     ("/lectures/{id:int}", "GET", get_lecture, Access.browse, "讲座详情", None, LectureOut, 200),
     ("/lectures/{id:int}", "PUT", save_lecture, Access.lecturer, "修改讲座", LectureIn, LectureOut, 200),
+    ("/lectures/{id:int}", "DELETE", delete_lecture, Access.lecturer,
+     "删除讲座及其录像文件（有学习或签到记录时 409，请改为归档；作者只能删除未提交过审核的草稿）", None, None, 204),
     ("/lectures/{id:int}/transitions", "POST", transition, Access.lecturer, "提交审核、发布、退回、归档等",
      TransitionIn, None, 200),
     ("/search", "GET", search_api, Access.browse, "搜索讲座、讲师和系列（支持拼音和首字母）", None, SearchOut, 200),

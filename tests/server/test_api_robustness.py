@@ -174,6 +174,9 @@ async def test_heartbeat_rejects_malformed_text_plain(client: httpx.AsyncClient)
 async def test_ids_beyond_the_database_are_4xx(admin: httpx.AsyncClient) -> None:
     too_long = await admin.get("/api/v1/lectures/12345678901234567890")
     assert too_long.status_code == 404 and too_long.json()["code"] == "http_404"
+    too_long = await admin.delete("/api/v1/lectures/12345678901234567890")
+    assert too_long.status_code == 404 and too_long.json()["code"] == "http_404"
+    _assert_error(await admin.delete("/api/v1/lectures/999999999"), 404, "not_found")
     _assert_error(await admin.get("/api/v1/reports/records", params={"lecture": "99999999999"}), 422, "invalid")
     _assert_error(await admin.get("/api/v1/reports/records", params={"unit": "²"}), 422, "invalid")
     listing = await admin.get("/api/v1/lectures", params={"series_id": "²", "lecturer_id": "99999999999"})

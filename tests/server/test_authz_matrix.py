@@ -151,6 +151,8 @@ TABLE: dict[tuple[str, str], Row | Expect] = {
     ("POST", "/admin/lectures/{id}"): LECTURER_API,
     ("POST", "/admin/lectures/{id}/cover"): LECTURER_API,
     ("POST", "/admin/lectures/{id}/transition"): LECTURER_API,
+    # The lecture has a check-in: lecturers who are not its authors may not delete it, admins are refused (409).
+    ("POST", "/admin/lectures/{id}/delete"): Row((UNSAFE, 403, 403, 403, 403, 409), {"id": "offline_lecture"}),
     ("GET", "/admin/review"): ADMIN_PAGE,
     ("GET", "/api/v1/lecturers"): BROWSE_API,
     ("POST", "/api/v1/lecturers"): ADMIN_API,
@@ -166,6 +168,7 @@ TABLE: dict[tuple[str, str], Row | Expect] = {
     ("POST", "/api/v1/lectures"): LECTURER_API,
     ("GET", "/api/v1/lectures/{id:int}"): BROWSE_API,
     ("PUT", "/api/v1/lectures/{id:int}"): LECTURER_API,
+    ("DELETE", "/api/v1/lectures/{id:int}"): Row((401, 403, 403, 403, 403, 409), {"id": "offline_lecture"}),
     ("POST", "/api/v1/lectures/{id:int}/transitions"): LECTURER_API,
     ("GET", "/api/v1/search"): BROWSE_API,
     ("POST", "/api/v1/lectures/{lecture_id:int}/viewing-sessions"): SIGNED_API,
