@@ -1,7 +1,8 @@
 """Pure argv builders for ffmpeg. No I/O: every function returns data.
 
-One process decodes the source once: `split` feeds a `scale` and a libx264
-encoder per rung, plus a poster and a thumbnail-sprite branch. Each rung is its
+One process decodes the source once and scales it in a cascade (each rung from a
+bigger rung's picture, see `scale_parents`); every rung's picture feeds its libx264
+encoder, and the poster and thumbnail-sprite branches reuse rung pictures. Each rung is its
 own HLS output (fMP4 segments, EVENT playlist) so the lowest rung is playable
 while the others are still encoding. Output paths are relative: the runner
 starts ffmpeg with the output directory as its working directory, so no
@@ -28,6 +29,7 @@ SPRITE_TILE_WIDTH = 160
 SPRITE_COLUMNS = 10
 SPRITE_MAX_TILES = 200
 SPRITE_MIN_INTERVAL_S = 5
+CASCADE_MIN_FACTOR = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +37,15 @@ class EncoderSettings:
     """x264 settings, tuned on lecture content with bench/transcode.py.
 
     All rungs encode at once in one process, so the rungs are the parallelism: one thread per
-    encoder avoids frame-threading overhead on small machines. Large rungs (short side ≥
-    `large_min_side`) cost most per frame; without B-frames, with a short lookahead and a
-    cheaper motion search x264 spends far less on static slides there, and a slightly higher
-    CRF gives back the bits. Small rungs keep veryfast's defaults: they are cheap, and their
-    quality is the most sensitive to those shortcuts.
+    encoder avoids frame-threading overhead. Measured on 2 cores with the 120 s 1080p source,
+    the process already keeps ~1.9 cores busy (68 CPU-s in 36 s) and the 1080p encoder is ~27 %
+    of the CPU time, not a critical path; more x264 threads there changed nothing. So the
+    levers are CPU-seconds: large rungs (short side ≥ `large_min_side`) cost most per frame;
+    without B-frames, with a short lookahead and full-pel motion search (subme=0 skips x264's
+    half-pel interpolation of every frame, −5 CPU-s at the same VMAF) x264 spends far less
+    on static slides there, and a slightly higher CRF gives back the bits. Small rungs keep
+    veryfast's defaults: at 720p, dropping B-frames or subme cost 5-12 % more bits or over a
+    VMAF point.
     """
 
     preset: str = "veryfast"
@@ -47,8 +53,8 @@ class EncoderSettings:
     crf: float = 23
     x264_params: str = ""
     large_min_side: int = 1080
-    large_crf: float = 23.7
-    large_x264_params: str = "bframes=0:me=dia:subme=1:rc-lookahead=5"
+    large_crf: float = 23.8
+    large_x264_params: str = "bframes=0:me=dia:subme=0:rc-lookahead=5"
     threads: int = 1  # per encoder; 0 lets x264 decide
 
 
@@ -89,6 +95,21 @@ def input_args(src: str, info: MediaInfo, limits: MediaLimits) -> list[str]:
     ]
 
 
+def scale_parents(renditions: list[Rendition]) -> list[int | None]:
+    """Per video rung (lowest first), the index of the rung it is scaled from; None for the source.
+
+    Downscaling an already downscaled picture costs a fraction of scaling the source again. A
+    rung is taken from the smallest bigger rung at least CASCADE_MIN_FACTOR times its short
+    side: a 1.5× or 2× step keeps VMAF within a few tenths of scaling the source directly,
+    whereas a 1.33× step (480p to 360p) cost 1.7 points.
+    """
+    shorts = [min(r.width, r.height) for r in renditions]
+    return [
+        next((j for j in range(i + 1, len(shorts)) if shorts[j] >= CASCADE_MIN_FACTOR * shorts[i]), None)
+        for i in range(len(shorts))
+    ]
+
+
 def _filter_graph(
     info: MediaInfo, renditions: list[Rendition], sprite: SpritePlan | None, poster_at: float | None
 ) -> tuple[str, dict[str, str], dict[str, str]]:
@@ -99,29 +120,35 @@ def _filter_graph(
     video_rungs = [r for r in renditions if r.has_video]
     audio_rungs = [r for r in renditions if r.audio_kbps]
     if video_rungs and info.video is not None:
-        branches = len(video_rungs) + (sprite is not None) + (poster_at is not None)
-        labels = [f"vs{i}" for i in range(branches)]
-        chains.append(
-            f"[0:v:{info.video.index}]fps={video_rungs[0].fps},split={branches}"
-            + "".join(f"[{label}]" for label in labels)
-        )
-        for i, rung in enumerate(video_rungs):
+        parents = scale_parents(video_rungs)
+        # Consumers of each picture: key None is the source (after fps), an int a rung's scaled output.
+        feeds: dict[int | None, list[str]] = {None: [], **{i: [f"v{i}"] for i in range(len(video_rungs))}}
+        for i, parent in enumerate(parents):
+            feeds[parent].append(f"s{i}")
+        if sprite is not None:
+            # The sprite's few tiles come from the smallest picture; select drops the rest first.
+            feeds[0].append("sprite_in")
+        poster_width = min(video_rungs[-1].width, POSTER_MAX_WIDTH)
+        if poster_at is not None:
+            # From the smallest rung at least as wide: no second scale of the source for one frame.
+            feeds[next(i for i, r in enumerate(video_rungs) if r.width >= poster_width)].append("poster_in")
+        chains.append(f"[0:v:{info.video.index}]fps={video_rungs[0].fps}" + _fan_out(feeds[None]))
+        # Parents before children, so each chain reads a label defined above it.
+        for i in sorted(range(len(video_rungs)), reverse=True):
+            rung = video_rungs[i]
             chains.append(
-                f"[{labels[i]}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p[v{i}]"
+                f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p" + _fan_out(feeds[i])
             )
             video_pads[rung.name] = f"[v{i}]"
-        spare = labels[len(video_rungs):]
         if sprite is not None:
             chains.append(
                 # select rather than fps=1/N: fps rounds a clip shorter than N/2 s down to no frame.
-                f"[{spare.pop(0)}]select='isnan(prev_selected_t)+gte(t-prev_selected_t,{sprite.interval_s})',"
+                f"[sprite_in]select='isnan(prev_selected_t)+gte(t-prev_selected_t,{sprite.interval_s})',"
                 f"scale={sprite.tile_width}:{sprite.tile_height},setsar=1,"
                 f"tile={sprite.columns}x{sprite.rows}[sprite]"
             )
         if poster_at is not None:
-            top = video_rungs[-1]
-            width = min(top.width, POSTER_MAX_WIDTH)
-            chains.append(f"[{spare.pop(0)}]trim=start={poster_at},scale={width}:-2,setsar=1[poster]")
+            chains.append(f"[poster_in]trim=start={poster_at},scale={poster_width}:-2,setsar=1[poster]")
     if audio_rungs and info.audio is not None:
         labels = [f"as{i}" for i in range(len(audio_rungs))]
         chains.append(
@@ -131,6 +158,13 @@ def _filter_graph(
         for rung, label in zip(audio_rungs, labels, strict=True):
             audio_pads[rung.name] = f"[{label}]"
     return ";".join(chains), video_pads, audio_pads
+
+
+def _fan_out(labels: list[str]) -> str:
+    """Filter-chain tail that hands one picture to every label."""
+    if len(labels) == 1:
+        return f"[{labels[0]}]"
+    return f",split={len(labels)}" + "".join(f"[{label}]" for label in labels)
 
 
 def _video_codec_args(rung: Rendition, enc: EncoderSettings) -> list[str]:

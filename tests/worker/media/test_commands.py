@@ -42,12 +42,25 @@ def test_input_is_locked_down() -> None:
 def test_one_decode_split_per_rung_and_first_streams_only() -> None:
     argv = argv_for()
     graph = values_of(argv, "-filter_complex")[0]
-    assert graph.startswith("[0:v:1]fps=30,split=6")  # 4 rungs + sprite + poster
+    assert graph.startswith("[0:v:1]fps=30[s3];")  # decoded once, only the top rung scales the source
     assert "[0:a:0]aresample=48000:async=1:first_pts=0,asplit=5" in graph
-    assert graph.count("scale=") == 6
+    assert graph.count("scale=") == 6  # 4 rungs + sprite + poster
+    assert graph.count("[0:v:1]") == 1
     assert "0:s" not in graph and "0:d" not in graph
     maps = values_of(argv, "-map")
     assert all(m.startswith("[") for m in maps)  # only filter outputs, never whole inputs
+
+
+def test_rungs_scale_in_a_cascade_of_large_steps() -> None:
+    video = [r for r in build_ladder(INFO) if r.has_video]
+    assert [r.name for r in video] == ["360p", "480p", "720p", "1080p"]
+    # 360p from 720p (2×), not from 480p (1.33×); 480p from 720p (1.5×); 720p from 1080p; 1080p from the source.
+    assert commands.scale_parents(video) == [2, 2, 3, None]
+    graph = values_of(argv_for(), "-filter_complex")[0]
+    assert "[s3]scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p,split=2[v3][s2]" in graph
+    assert "[s2]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=4[v2][s0][s1][poster_in]" in graph
+    assert "[s0]scale=640:360:flags=bicubic,setsar=1,format=yuv420p,split=2[v0][sprite_in]" in graph
+    assert "[poster_in]trim=start=12.0,scale=1280:-2" in graph
 
 
 def test_every_rung_is_h264_with_aligned_two_second_gops() -> None:
@@ -101,6 +114,6 @@ def test_master_playlist_parses() -> None:
 
 def test_large_rungs_get_the_fast_settings() -> None:
     argv = argv_for()
-    assert values_of(argv, "-crf") == ["23", "23", "23", "23.7"]
-    assert values_of(argv, "-x264-params") == ["bframes=0:me=dia:subme=1:rc-lookahead=5"]
+    assert values_of(argv, "-crf") == ["23", "23", "23", "23.8"]
+    assert values_of(argv, "-x264-params") == ["bframes=0:me=dia:subme=0:rc-lookahead=5"]
     assert set(values_of(argv, "-threads")) == {"1"}
