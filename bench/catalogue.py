@@ -152,10 +152,10 @@ def main() -> None:
                "JIANGTANG_ENV": "production", "JIANGTANG_SECRET_KEY": "b" * 40,
                "JIANGTANG_DATA_DIR": str(tmp / "data"),
                "JIANGTANG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "bench.catalogue:app_factory", "--factory",
-                                   "--host", "127.0.0.1", "--port", str(port), "--no-access-log",
-                                   "--http", "httptools", "--loop", "uvloop", "--workers", str(WORKERS),
-                                   "--log-level", "warning"], env=env, cwd=ROOT)
+        argv = [sys.executable, "-m", "uvicorn", "bench.catalogue:app_factory", "--factory", "--host", "127.0.0.1",
+                "--port", str(port), "--no-access-log", "--http", "httptools", "--loop", "uvloop",
+                "--workers", str(WORKERS), "--log-level", "warning"]
+        server = subprocess.Popen(wrk.pinned(argv, wrk.SERVER_CPU) if WORKERS == 1 else argv, env=env, cwd=ROOT)
         base = f"http://127.0.0.1:{port}"
         embedded.wait_until(lambda: _answers(base + "/hello"), 30, "bench server")
         with psycopg.connect(libpq_url(url)) as conn:

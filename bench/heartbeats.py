@@ -216,7 +216,8 @@ def main() -> None:
     try:
         migrate.upgrade(url)
         ids = prepare(url)
-        server = subprocess.Popen([sys.executable, __file__, "--serve", url, str(port)], cwd=ROOT)
+        server = subprocess.Popen(wrk.pinned([sys.executable, __file__, "--serve", url, str(port)], wrk.SERVER_CPU),
+                                  cwd=ROOT)
         wait_until(lambda: _answers(port), 60, "bench server")
         result = run(url, port, ids)
     finally:

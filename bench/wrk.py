@@ -8,6 +8,7 @@ JSON fragment (``, "key": value``) gathered from its threads, e.g. counts of acc
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import tempfile
@@ -17,6 +18,7 @@ from typing import Any
 
 THREADS = 2
 MARK = "WRK_JSON "
+LOAD_CPU, SERVER_CPU = 0, 1
 
 _DONE = r"""
 done = function(summary, latency, requests)
@@ -45,6 +47,14 @@ def available() -> bool:
     return shutil.which("wrk") is not None
 
 
+def pinned(argv: list[str], cpu: int) -> list[str]:
+    """``argv`` bound to one CPU when the machine has two or more: load generator and server on separate
+    cores, so neither steals the other's time and latencies measure the server, not the scheduler."""
+    if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return argv
+    return ["taskset", "-c", str(cpu), *argv]
+
+
 def run(url: str, script: str, *, connections: int, seconds: float, warmup_s: float = 2) -> Figures:
     """A warm-up run (discarded), then the measured run; errors are non-2xx/3xx replies, socket errors, timeouts."""
     if warmup_s > 0:
@@ -63,8 +73,9 @@ def measure(url: str, script: str, *, connections: int, seconds: float) -> Figur
 
 
 def _wrk(url: str, script: Path, connections: int, seconds: float) -> Figures:
-    out = subprocess.run(["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-                          "--timeout", "10s", "-s", str(script), url],
+    argv = ["wrk", f"-t{THREADS}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+            "-s", str(script), url]
+    out = subprocess.run(pinned(argv, LOAD_CPU),
                          capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
     line = next(x for x in out.splitlines() if x.startswith(MARK))
     data = json.loads(line.removeprefix(MARK))
