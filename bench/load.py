@@ -1,12 +1,14 @@
 """Load test: N simulated viewers against a real `jiangtang serve --no-worker` process.
 
 Usage: python bench/load.py   (env JT_LOAD_VIEWERS, default 2000; JT_LOAD_SECONDS, default 120;
-JIANGTANG_DATABASE_URL + S3 settings to use existing services, else embedded ones in a temp data dir)
+JT_LOAD_RAMP_S, default 30; JIANGTANG_DATABASE_URL + S3 settings to use existing services, else embedded
+ones in a temp data dir). Viewers arrive evenly over the ramp, each on its own keep-alive connection.
 Each viewer opens a viewing session through the API and plays honestly at 1x, sending a heartbeat every
 10 s; 30 % of heartbeat requests are lost client-side (half never sent, half sent but the answer lost) and
 resent with the same sequence number. Viewers also browse the catalogue. At the end every session's
 credited seconds are compared with the truth (the position span the viewer actually played).
-Last line: one JSON object {rps, p50_ms, p99_ms, error_rate, cpu_pct, rss_mb, credit_mismatches}.
+Last line: one JSON object {rps, p50_ms, p99_ms, error_rate, cpu_pct, rss_mb, credit_mismatches, ...}
+with latencies also per kind of request.
 """
 
 from __future__ import annotations
@@ -15,13 +17,17 @@ import asyncio
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psutil
@@ -35,27 +41,86 @@ from server.db import libpq_url  # noqa: E402
 from server.security import new_token, token_digest  # noqa: E402
 
 EVERY_S = 10
+RAMP_S = float(os.environ.get("JT_LOAD_RAMP_S", "30"))
 DROP = 0.3
 CSRF = "load-csrf-token-0123456789abcdef"
 DURATION_S = 7200.0
+
+
+@dataclass
+class Reply:
+    status_code: int
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Connection:
+    """One viewer's keep-alive HTTP/1.1 connection, like a phone's. A few dozen lines on asyncio streams
+    instead of a general client: thousands of viewers must cost the load generator far less than the
+    server, or the figures measure the generator (httpx needed a whole core for ~150 requests/s here)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._host, self._port = host, port
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def request(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> Reply:
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self._host}", *(f"{k}: {v}" for k, v in headers.items())]
+        if body is not None:
+            head += ["Content-Type: application/json", f"Content-Length: {len(body)}"]
+        data = ("\r\n".join(head) + "\r\n\r\n").encode() + (body or b"")
+        reused = self._streams is not None
+        try:
+            return await self._exchange(data)
+        except (OSError, asyncio.IncompleteReadError):
+            if not reused:
+                raise
+            # The server closed the idle kept-alive connection (as browsers expect): send again on a new one.
+            return await self._exchange(data)
+
+    async def _exchange(self, data: bytes) -> Reply:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._streams
+        try:
+            writer.write(data)
+            status_line, *lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            length = next(int(v) for k, _, v in (x.partition(":") for x in lines) if k.lower() == "content-length")
+            return Reply(int(status_line.split()[1]), await reader.readexactly(length))
+        except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
 
 
 class Stats:
     def __init__(self) -> None:
         self.latencies: list[float] = []
         self.errors = 0
+        self.failures: Counter[str] = Counter()  # what the errors were: status codes, exception names
+        self.by_kind: dict[str, list[float]] = {}
 
-    async def call(self, client: httpx.AsyncClient, method: str, url: str, **kw: object) -> httpx.Response | None:
+    async def call(self, conn: Connection, method: str, path: str, headers: dict[str, str],
+                   body: object = None) -> Reply | None:
         began = time.perf_counter()
         try:
-            response = await client.request(method, url, **kw)  # type: ignore[arg-type]
-        except httpx.HTTPError:
+            reply = await conn.request(method, path, headers, None if body is None else json.dumps(body).encode())
+        except (OSError, asyncio.IncompleteReadError, StopIteration, ValueError) as exc:
             self.errors += 1
+            self.failures[type(exc).__name__] += 1
             return None
-        self.latencies.append(time.perf_counter() - began)
-        if response.status_code >= 400:
+        took = time.perf_counter() - began
+        self.latencies.append(took)
+        self.by_kind.setdefault(f"{method} {path.rstrip('/0123456789').rsplit('/', 1)[-1]}", []).append(took)
+        if reply.status_code >= 400:
             self.errors += 1
-        return response
+            self.failures[f"{method} {reply.status_code}"] += 1
+        return reply
 
 
 def prepare(url: str, viewers: int) -> tuple[int, list[str]]:
@@ -84,13 +149,20 @@ def prepare(url: str, viewers: int) -> tuple[int, list[str]]:
     return lecture_id, tokens
 
 
-async def viewer(client: httpx.AsyncClient, stats: Stats, lecture_id: int, token: str, until: float,
+async def viewer(conn: Connection, stats: Stats, lecture_id: int, token: str, until: float,
                  truth: dict[str, float]) -> None:
     headers = {"Cookie": f"jt_session={token}; jt_csrf={CSRF}", "X-CSRF-Token": CSRF}
-    await asyncio.sleep(random.uniform(0, EVERY_S))
-    await stats.call(client, "GET", "/api/v1/lectures", headers=headers)
-    opened = await stats.call(client, "POST", f"/api/v1/lectures/{lecture_id}/viewing-sessions", json={},
-                              headers=headers)
+    try:
+        await _watch(conn, stats, lecture_id, headers, until, truth)
+    finally:
+        conn.close()
+
+
+async def _watch(conn: Connection, stats: Stats, lecture_id: int, headers: dict[str, str], until: float,
+                 truth: dict[str, float]) -> None:
+    await asyncio.sleep(random.uniform(0, RAMP_S))
+    await stats.call(conn, "GET", "/api/v1/lectures", headers)
+    opened = await stats.call(conn, "POST", f"/api/v1/lectures/{lecture_id}/viewing-sessions", headers, {})
     if opened is None or opened.status_code != 201:
         return
     session = opened.json()
@@ -106,14 +178,14 @@ async def viewer(client: httpx.AsyncClient, stats: Stats, lecture_id: int, token
             if lost and random.random() < 0.5:
                 await asyncio.sleep(1)  # never reached the server
                 continue
-            answer = await stats.call(client, "POST", f"/api/v1/viewing-sessions/{session['session_id']}/heartbeats",
-                                      json=body)
+            answer = await stats.call(conn, "POST", f"/api/v1/viewing-sessions/{session['session_id']}/heartbeats",
+                                      {}, body)
             if not lost and answer is not None and answer.status_code == 200:
                 break
             await asyncio.sleep(1)
         truth[session["session_id"]] = t  # played from position 0 to t, all of it at 1x
         if random.random() < 0.2:
-            await stats.call(client, "GET", f"/api/v1/lectures/{lecture_id}", headers=headers)
+            await stats.call(conn, "GET", f"/api/v1/lectures/{lecture_id}", headers)
         await asyncio.sleep(max(0.0, started + seq * EVERY_S - time.monotonic()))
 
 
@@ -137,9 +209,9 @@ async def run(viewers: int, seconds: float, base: str, pid: int, url: str) -> di
     server = psutil.Process(pid)
     server.cpu_percent(None)
     began = time.monotonic()
-    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as client:
-        await asyncio.gather(*(viewer(client, stats, lecture_id, t, began + seconds, truth) for t in tokens))
+    host, port = base.removeprefix("http://").split(":")
+    await asyncio.gather(*(viewer(Connection(host, int(port)), stats, lecture_id, t, began + seconds, truth)
+                           for t in tokens))
     elapsed = time.monotonic() - began
     cpu, rss = server.cpu_percent(None), server.memory_info().rss / 2**20
     with psycopg.connect(url) as conn:
@@ -152,10 +224,16 @@ async def run(viewers: int, seconds: float, base: str, pid: int, url: str) -> di
     return {"rps": round(len(stats.latencies) / elapsed, 1), "p50_ms": round(statistics.median(lat) * 1000, 1),
             "p99_ms": round(lat[int(len(lat) * 0.99) - 1 if len(lat) > 1 else 0] * 1000, 1),
             "error_rate": round(stats.errors / total, 4) if total else 0.0, "cpu_pct": round(cpu, 1),
-            "rss_mb": round(rss, 1), "credit_mismatches": mismatches}
+            "rss_mb": round(rss, 1), "credit_mismatches": mismatches, "failures": dict(stats.failures),
+            "ms_by_request": {k: {"p50": round(statistics.median(v) * 1000, 1),
+                                  "p99": round(sorted(v)[max(0, int(len(v) * 0.99) - 1)] * 1000, 1), "n": len(v)}
+                              for k, v in stats.by_kind.items()}}
 
 
 def main() -> None:
+    # A connection per viewer on both sides: lift the soft limit on open files (the server inherits it).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     viewers = int(os.environ.get("JT_LOAD_VIEWERS", "2000"))
     seconds = float(os.environ.get("JT_LOAD_SECONDS", "120"))
     port = embedded.free_port()
