@@ -80,16 +80,16 @@ async def _lecture_fills(request: Request, shared: pagecache.SharedPage,
         mine = await study_state.of(request.app.state.runtime, principal.actor.user_id)
         progress, checkin = mine.progress.get(lecture_id), mine.checkins.get(lecture_id)
     env: Environment = request.app.state.templates
-    personal = {"user": principal.user if principal else None, "actor": principal.actor if principal else None,
-                "progress": progress, "checkin": checkin, "request": request,
-                "settings": request.app.state.runtime.settings}
-    fills: dict[str, str] = {}
-    for name in LECTURE_SLOTS:
-        if name in shared.slots:
-            fills[name] = pagecache.fragment(
-                shared, (name, principal is not None, progress, checkin),
-                lambda n=name: env.get_template(LECTURE_SLOTS[n]).render({**shared.data, **personal}))
-    return fills
+
+    def render_slot(name: str) -> str:  # only when no viewer in this state has been served yet
+        personal = {"user": principal.user if principal else None, "actor": principal.actor if principal else None,
+                    "progress": progress, "checkin": checkin, "request": request,
+                    "settings": request.app.state.runtime.settings}
+        return env.get_template(LECTURE_SLOTS[name]).render({**shared.data, **personal})
+
+    signed_in = principal is not None
+    return {name: pagecache.fragment(shared, (name, signed_in, progress, checkin), lambda n=name: render_slot(n))
+            for name in LECTURE_SLOTS if name in shared.slots}
 
 
 async def search_page(request: Request) -> Response:
