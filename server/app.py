@@ -16,6 +16,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount
 
+from server.catalogue_events import CatalogueListener
+from server.db import libpq_url
 from server.errors import AppError, Invalid
 from server.middleware import BodyLimitMiddleware, CSRFMiddleware, wants_json
 from server.routes import (
@@ -110,6 +112,9 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await app.state.runtime.open()
+        listener = CatalogueListener(libpq_url(app.state.runtime.engine.url.render_as_string(hide_password=False)))
+        listener.start()
+        app.state.catalogue_listener = listener
         # Everything alive after start-up (modules, templates, pools) lives as long as the process: keep it
         # out of the collector's full passes, which would otherwise stall every request for tens of ms.
         gc.collect()
@@ -117,6 +122,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         try:
             yield
         finally:
+            await listener.stop()
             await app.state.runtime.close()
 
     app = Starlette(

@@ -116,7 +116,7 @@ class DirectPool:
                 return conn
             except psycopg.Error:
                 await conn.close()
-        return await AsyncConnection.connect(self._url, autocommit=True, options=self._options)
+        return await AsyncConnection.connect(self._url, autocommit=True, options=self._options, connect_timeout=10)
 
     async def close(self) -> None:
         idle, self._idle = self._idle, []
@@ -132,9 +132,10 @@ def direct_pool(engine: AsyncEngine) -> DirectPool:
     pool = _direct.get(sync_engine)
     if pool is None:
         url = libpq_url(engine.url.render_as_string(hide_password=False))
-        # Asynchronous commit: see server.services.heartbeat_writes for why heartbeats may use it.
+        # Asynchronous commit: see server.services.heartbeat_writes for why heartbeats may use it. A statement
+        # that hangs (a lock held elsewhere, a stalled server) is cut off rather than holding its batch's callers.
         pool = _direct[sync_engine] = DirectPool(url, engine.pool.size(),  # type: ignore[attr-defined]
-                                                 options="-c synchronous_commit=off")
+                                                 options="-c synchronous_commit=off -c statement_timeout=10s")
         event.listen(sync_engine, "engine_disposed", _close_direct)
     return pool
 

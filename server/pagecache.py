@@ -3,8 +3,9 @@
 Catalogue pages (home, roster, lecturer, series, lecture, search results) look the same to every
 signed-in worker, and to every anonymous visitor where anonymous browsing is on: only the header's
 name, the CSRF token and, on a lecture page, the viewer's own progress and check-in differ. Such a
-page is rendered once per process, key and viewer class, kept in the snapshot cache for a few seconds
-(server.services.snapshot: forgotten at once when this process edits the catalogue) with markers where
+page is rendered once per process, key and viewer class, kept in the snapshot cache for seconds to
+minutes (server.services.snapshot: forgotten at once when a catalogue change commits in any process,
+server.catalogue_events) with markers where
 the personal bits go, and every request just fills the markers in. Admins, unit admins and lecturers
 (who may see drafts, edit, or get extra links) always get a fresh render.
 """

@@ -274,6 +274,8 @@ async def _take_place(runtime: Runtime, media_id: str) -> None:
                                                            col(Lecture.current_media_id).not_in(newer)))
                                  .values(current_media_id=media_id).returning(Lecture.id))).first()
         left_behind = (previous if previous != media_id else None) if adopted else media_id
+        if adopted:  # it may have been left behind once before (an older upload finishing in between)
+            await db.exec(update(Media).where(col(Media.id) == media_id).values(superseded_at=None))
         if left_behind is not None:
             await db.exec(update(Media).where(col(Media.id) == left_behind, col(Media.superseded_at).is_(None))
                           .values(superseded_at=utcnow()))

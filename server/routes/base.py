@@ -128,7 +128,7 @@ async def json_body(request: Request, model: type[M], *, allow_text_plain: bool 
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:
         try:
             data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, integers too long to convert
             raise AppError(MALFORMED, code="malformed_json") from None
         if _depth(data) > MAX_JSON_DEPTH:
             raise AppError("JSON 嵌套层级过深", code="json_too_deep")

@@ -21,7 +21,7 @@ from server.services.images import image_url
 from server.templating import render
 
 # Lecture pages are many (a long tail), so each is kept longer than a list; edits here forget it at once.
-LECTURE_TTL_S = 15.0
+LECTURE_TTL_S = 300.0  # catalogue changes reach every process at once (server.catalogue_events)
 LECTURE_SLOTS = {"watch": "lecture/_watch.html", "checkin": "lecture/_checkin.html"}
 # A presigned URL is reused for a while so image redirects (and the browser caches they allow) stay stable.
 _signed: dict[str, tuple[float, str]] = {}
@@ -122,7 +122,9 @@ def _presigned(request: Request, key: str) -> tuple[str, int]:
 async def lecture_qr(request: Request) -> Response:
     """The lecture's share link as a QR code image (the same for everyone; it encodes only the link)."""
     svg = qr_svg(absolute(request, f"/lectures/{path_int(request, 'id')}"))
-    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
+    # Without a configured public URL the link comes from the Host header: no shared cache may keep that.
+    scope = "public" if request.app.state.runtime.settings.public_url else "private"
+    return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": f"{scope}, max-age=86400"})
 
 
 async def image(request: Request) -> Response:

@@ -19,9 +19,9 @@ number of viewers is served with a fraction of the latency. Data integrity is un
 
 Each row keeps the single-row compare-and-set guard (server.services.heartbeat): a row whose guard
 fails is simply not written and its caller re-reads and judges again. A batch holds at most one row per
-person, so no two rows touch the same progress row. Lock conflicts with another server process
-(deadlock, a duplicate (session, seq)) fail the batch as a whole; its callers then re-read and retry
-like any other guard failure.
+person, so no two rows touch the same progress row. Whatever rolls the batch back as a whole (a lock
+conflict with another server process, a duplicate (session, seq), a statement timeout, a broken
+connection) sends its callers back to re-read and judge again, like any other guard failure.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from collections import deque
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from psycopg import errors
 
 from server.db import DirectPool
@@ -91,18 +92,25 @@ WITH i AS (
 SELECT id, bucket_at FROM vs
 """  # noqa: S608 - interpolates only the constant COLUMNS
 
-# Another process holds or wants the same rows: the batch is rolled back and its callers re-judge.
-RETRYABLE = (errors.DeadlockDetected, errors.SerializationFailure, errors.UniqueViolation,
-             errors.LockNotAvailable)
+# The batch was rolled back as a whole (another process held or wanted the same rows, the statement timed
+# out, the connection broke): its callers read afresh and judge again, which the guard makes safe. A
+# database that stays unreachable fails their reads in turn.
+RETRYABLE = (psycopg.OperationalError, errors.UniqueViolation)
 
 Row = dict[str, Any]
+# (person, session id, the record as JSON, its caller's future)
+Queued = tuple[int, str, str, asyncio.Future[datetime | None]]
 
 
-def batch_json(rows: list[Row]) -> str:
-    """The batch as one JSON array of records: one C-speed dump instead of a Python-level array per column.
-    Floats survive exactly (shortest repr in, float8 out) and times keep their microseconds, which the
-    guard compares for equality."""
-    return json.dumps(rows, default=_iso)
+def row_json(row: Row) -> str:
+    """One record of a batch. Encoded when queued, so a value JSON cannot carry (NaN) fails its own request
+    rather than the batch. Floats survive exactly (shortest repr in, float8 out) and times keep their
+    microseconds, which the guard compares for equality."""
+    return json.dumps(row, default=_iso, allow_nan=False)
+
+
+def batch_json(records: list[str]) -> str:
+    return "[" + ",".join(records) + "]"
 
 
 def _iso(value: object) -> str:
@@ -111,10 +119,9 @@ def _iso(value: object) -> str:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def take_batch(queue: deque[tuple[int, Row, asyncio.Future[datetime | None]]],
-               limit: int) -> list[tuple[int, Row, asyncio.Future[datetime | None]]]:
+def take_batch(queue: deque[Queued], limit: int) -> list[Queued]:
     """Up to ``limit`` queued rows, at most one per person; the others keep their place in the queue."""
-    batch: list[tuple[int, Row, asyncio.Future[datetime | None]]] = []
+    batch: list[Queued] = []
     people: set[int] = set()
     deferred = []
     while queue and len(batch) < limit:
@@ -133,7 +140,7 @@ class HeartbeatWriter:
 
     def __init__(self, pool: DirectPool) -> None:
         self._pool = pool
-        self._queue: deque[tuple[int, Row, asyncio.Future[datetime | None]]] = deque()
+        self._queue: deque[Queued] = deque()
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -141,9 +148,10 @@ class HeartbeatWriter:
         """Queue one guarded write. The future gives the session's new bucket time once committed, or
         None if the guard did not hold (nothing written). Await it shielded: a caller that goes away
         must not cancel a write that other rows of its batch share."""
+        record = row_json(row)
         future: asyncio.Future[datetime | None] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_mark_retrieved)
-        self._queue.append((user_id, row, future))
+        self._queue.append((user_id, row["sid"], record, future))
         if self._in_flight < MAX_IN_FLIGHT:
             self._in_flight += 1
             task = asyncio.create_task(self._drain())
@@ -158,22 +166,22 @@ class HeartbeatWriter:
         finally:
             self._in_flight -= 1
 
-    async def _write(self, batch: list[tuple[int, Row, asyncio.Future[datetime | None]]]) -> None:
+    async def _write(self, batch: list[Queued]) -> None:
         try:
             async with self._pool.connection() as conn:
-                cursor = await conn.execute(WRITE_BATCH, {"rows": batch_json([row for _, row, _ in batch])},
+                cursor = await conn.execute(WRITE_BATCH, {"rows": batch_json([record for *_, record, _ in batch])},
                                            prepare=True)
                 written = dict(await cursor.fetchall())
         except RETRYABLE:
             written = {}
-        except Exception as exc:  # the connection or the server failed: every caller gets the error
-            for _, _, future in batch:
+        except Exception as exc:  # a bug of ours, not the database's state: every caller gets the error
+            for *_, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for _, row, future in batch:
+        for _, sid, _, future in batch:
             if not future.done():
-                future.set_result(written.get(row["sid"]))
+                future.set_result(written.get(sid))
 
 
 def _mark_retrieved(future: asyncio.Future[Any]) -> None:

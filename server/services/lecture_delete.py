@@ -4,10 +4,10 @@ Editors (see permissions.can_edit_lecture) may delete their own drafts that neve
 anything with workflow history is for admins alone. A lecture with attendance (credited watching or a check-in)
 is never deleted, whoever asks: the reports rest on those records, so it is archived instead.
 
-The objects go first and the row last, in one transaction that holds the lecture's row lock: if S3 fails
-halfway the row stays (with everything naming its objects) and the same request finishes the job, since
-deleting an already deleted prefix is a no-op. The lock also keeps new attendance out meanwhile: new check-ins
-and viewing sessions wait on the lecture row, existing progress rows are locked before they are checked.
+A short transaction decides, with the lecture row locked: it closes the lecture's open viewing sessions (so
+no credit is earned any more) and applies the rules. The objects are then deleted with no lock held, and a
+second short transaction deletes the row. If S3 fails halfway the row stays (with everything naming its
+objects) and the same request later finishes the job, since deleting an already deleted prefix is a no-op.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from sqlalchemy import exists
+from sqlalchemy import exists, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from server.db import transaction
 from server.errors import Conflict, Forbidden
-from server.models.attendance import CheckIn, WatchProgress
+from server.models.attendance import CheckIn, ViewingSession, WatchProgress
+from server.models.base import utcnow
 from server.models.catalogue import Lecture, LectureStatus, LectureTransition
 from server.permissions import Actor
 from server.runtime import Runtime
@@ -76,21 +77,26 @@ async def delete_lecture(runtime: Runtime, *, actor: Actor, lecture_id: int, ip:
     async with transaction(runtime.sessions) as db:
         await db.exec(select(Lecture.id).where(col(Lecture.id) == lecture_id).with_for_update())
         lecture, can_edit = await visible_lecture(db, lecture_id, actor)
-        attended = await has_attendance(db, lecture_id)
-        if not attended:
-            # Progress rows without credit yet may be credited by a heartbeat any moment: lock, then look again.
-            locked = (await db.exec(select(WatchProgress.watched_s).where(WatchProgress.lecture_id == lecture_id)
-                                    .with_for_update())).all()
-            attended = any(watched > 0 for watched in locked)
+        # Nobody earns credit from here on. Sessions are taken before progress is read, the order heartbeat
+        # writes take rows in, so the two never wait for each other the wrong way round.
+        await db.exec(update(ViewingSession).where(col(ViewingSession.lecture_id) == lecture_id,
+                                                   col(ViewingSession.closed_at).is_(None))
+                      .values(closed_at=utcnow(), close_reason="lecture_deleted"))
         reason = refusal(is_admin=actor.is_admin, can_edit=can_edit, status=lecture.status,
-                         has_workflow=await has_workflow(db, lecture_id), has_attendance=attended)
+                         has_workflow=await has_workflow(db, lecture_id),
+                         has_attendance=await has_attendance(db, lecture_id))
         if reason is not None:
-            raise reason
+            raise reason  # rolls the closing back too
         before: dict[str, Any] = {**snapshot(lecture), "lecturer_ids": [
             lr.id for lr in (await lecturers_of(db, [lecture_id]))[lecture_id]]}
-        deleted = await delete_lecture_objects(runtime, lecture_id)
-        await record(db, actor_id=actor.user_id, action="lecture.delete", target_type="lecture",
-                     target_id=lecture_id, before=before, after={"objects_deleted": deleted}, ip=ip)
-        await db.delete(lecture)
+    # S3 may take seconds: no lock is held meanwhile. If it fails, only the sessions were closed (players
+    # open new ones) and the same request later finishes the job.
+    deleted = await delete_lecture_objects(runtime, lecture_id)
+    async with transaction(runtime.sessions) as db:
+        row = (await db.exec(select(Lecture).where(col(Lecture.id) == lecture_id).with_for_update())).first()
+        if row is not None:  # else a concurrent request finished first
+            await record(db, actor_id=actor.user_id, action="lecture.delete", target_type="lecture",
+                         target_id=lecture_id, before=before, after={"objects_deleted": deleted}, ip=ip)
+            await db.delete(row)
     log.info("lecture_deleted", lecture_id=lecture_id, objects=deleted, by=actor.user_id)
     return deleted

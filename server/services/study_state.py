@@ -82,4 +82,12 @@ def _forget_on_checkin(state: ORMExecuteState) -> Any:
     statement = state.statement
     if isinstance(statement, Insert) and getattr(statement.table, "name", "") == "checkin":
         _states.forget_all()
+        state.session.info["jt_checkin_written"] = True
     return None
+
+
+@event.listens_for(Session, "after_commit")
+def _forget_after_checkin_commit(session: Session) -> None:
+    # Again after commit: a refresh that read between the insert and the commit must not keep the old state.
+    if session.info.pop("jt_checkin_written", False):
+        _states.forget_all()

@@ -150,6 +150,12 @@ async def test_deep_json_is_rejected(admin: httpx.AsyncClient, depth: int) -> No
     _assert_error(response, 400, "json_too_deep" if depth < 1000 else "malformed_json")
 
 
+async def test_nested_body_with_a_huge_integer_is_a_4xx(admin: httpx.AsyncClient) -> None:
+    body = b"[" * 40 + b"1" * 5000 + b"]" * 40  # beyond Python's integer-string conversion limit
+    response = await admin.post("/api/v1/series", content=body, headers={"Content-Type": "application/json"})
+    _assert_error(response, 400, "malformed_json")
+
+
 @pytest.mark.parametrize("body", [b'{"title": "\xff\xfe\xfd"}', b'{"title": "\xe5\xae"}', b"\xef\xbb"])
 async def test_invalid_utf8_is_rejected(admin: httpx.AsyncClient, body: bytes) -> None:
     response = await admin.post("/api/v1/series", content=body, headers={"Content-Type": "application/json"})

@@ -16,24 +16,24 @@ from server.models.people import Role
 from server.rules.credit import merge
 from server.runtime import Runtime
 from server.services import heartbeat_writes
-from server.services.heartbeat_writes import COLUMNS, HeartbeatWriter, batch_json, take_batch
+from server.services.heartbeat_writes import COLUMNS, HeartbeatWriter, Queued, batch_json, row_json, take_batch
 from tests.factories import make_user, sign_in
 from tests.server.attendance_fixtures import backdate, beat, online_lecture, open_session, progress_of, send
 
 
-def _queue(*people: int) -> deque[tuple[int, dict[str, Any], asyncio.Future[datetime | None]]]:
-    return deque((p, {"n": i}, asyncio.Future()) for i, p in enumerate(people))
+def _queue(*people: int) -> deque[Queued]:
+    return deque((p, f"s{i}", "{}", asyncio.Future()) for i, p in enumerate(people))
 
 
 async def test_a_batch_holds_one_row_per_person_and_the_rest_keep_their_order() -> None:
     queue = _queue(1, 2, 1, 3, 2, 1)
     first = take_batch(queue, 10)
-    assert [(p, row["n"]) for p, row, _ in first] == [(1, 0), (2, 1), (3, 3)]
-    assert [(p, row["n"]) for p, row, _ in queue] == [(1, 2), (2, 4), (1, 5)]
-    assert [p for p, _, _ in take_batch(queue, 10)] == [1, 2]
-    assert [p for p, _, _ in take_batch(queue, 10)] == [1]
+    assert [(p, sid) for p, sid, *_ in first] == [(1, "s0"), (2, "s1"), (3, "s3")]
+    assert [(p, sid) for p, sid, *_ in queue] == [(1, "s2"), (2, "s4"), (1, "s5")]
+    assert [p for p, *_ in take_batch(queue, 10)] == [1, 2]
+    assert [p for p, *_ in take_batch(queue, 10)] == [1]
     limited = _queue(1, 2, 3)
-    assert [p for p, _, _ in take_batch(limited, 2)] == [1, 2] and len(limited) == 1
+    assert [p for p, *_ in take_batch(limited, 2)] == [1, 2] and len(limited) == 1
 
 
 async def test_batch_values_reach_postgresql_exactly(runtime: Runtime) -> None:
@@ -46,8 +46,10 @@ async def test_batch_values_reach_postgresql_exactly(runtime: Runtime) -> None:
     async with runtime.sessions() as db:
         got = (await db.exec(text(f"SELECT bucket_at, prev_watched, watched, tokens, spans, hidden "  # noqa: S608
                                   f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t({record})")
-                             .bindparams(rows=batch_json([row])))).one()
+                             .bindparams(rows=batch_json([row_json(row)])))).one()
     assert got == (at, 0.1 + 0.2, 1 / 3, 19.000000000000004, [[0.0, 1 / 3]], False)
+    with pytest.raises(ValueError):
+        row_json({**row, "watched": float("nan")})  # fails its own request, not a whole batch
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ so their objects go one grace period after the upgrade.
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27
+Create Date: 2026-11-25
 """
 
 from __future__ import annotations
