@@ -32,8 +32,12 @@ Produce = Callable[[], Awaitable[tuple[V, float]]]
 
 
 class RefreshAheadCache(Generic[K, V]):
-    def __init__(self, *, stale_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, *, stale_s: float, max_entries: int, clock: Callable[[], float] = time.monotonic,
+                 gone: tuple[type[BaseException], ...] = ()) -> None:
+        """``gone``: errors that mean the value no longer exists (e.g. not found), as opposed to an outage;
+        a refresh failing with one drops the entry, so the next request gets the error instead of the old value."""
         self._clock = clock
+        self._gone = gone
         self._stale_s = stale_s
         self._max_entries = max_entries
         self._store: dict[K, tuple[float, V]] = {}  # key -> (fresh until, value)
@@ -76,7 +80,12 @@ class RefreshAheadCache(Generic[K, V]):
         me = asyncio.current_task()
         try:
             started = self._clock()
-            value, ttl_s = await produce()
+            try:
+                value, ttl_s = await produce()
+            except self._gone:
+                if self._running.get(key) is me:
+                    self._store.pop(key, None)
+                raise
             if self._running.get(key) is me:
                 if len(self._store) >= self._max_entries and key not in self._store:
                     self._store.clear()

@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from server.errors import AppError
 from server.refresh_ahead import RefreshAheadCache
 
 MAX_ENTRIES = 2048
 STALE_S = 60.0  # how long an expired snapshot may still be served while its recomputation is failing
 
-_cache: RefreshAheadCache[str, Any] = RefreshAheadCache(stale_s=STALE_S, max_entries=MAX_ENTRIES)
+# A page whose subject is gone (unpublished, deleted) raises NotFound: it is not served stale.
+_cache: RefreshAheadCache[str, Any] = RefreshAheadCache(stale_s=STALE_S, max_entries=MAX_ENTRIES, gone=(AppError,))
 
 
 async def cached(key: str, ttl_s: float, produce: Callable[[], Awaitable[Any]]) -> Any:

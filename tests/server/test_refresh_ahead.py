@@ -107,3 +107,19 @@ async def test_failed_background_refresh_keeps_serving_then_gives_up(caplog: pyt
     clock.now += 5
     with pytest.raises(RuntimeError):
         await cache.get("k", source.produce)
+
+
+async def test_a_value_that_is_gone_is_not_served_stale() -> None:
+    clock = Clock()
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=60, max_entries=10, clock=clock,
+                                                           gone=(LookupError,))
+    assert await cache.get("k", Source().produce) == 1
+
+    async def gone() -> tuple[int, float]:
+        raise LookupError("deleted")
+
+    clock.now += 11
+    assert await cache.get("k", gone) == 1  # the refresh starts in the background
+    await settle()
+    with pytest.raises(LookupError):  # and took the entry with it
+        await cache.get("k", gone)
