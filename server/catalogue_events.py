@@ -39,9 +39,9 @@ async def listen(url: str, on_ready: asyncio.Event | None = None) -> None:
                     on_ready.set()
                 async for _ in conn.notifies():
                     snapshot.forget()
-        except psycopg.Error as exc:
+        except Exception as exc:  # whatever broke the connection, this process must go on listening
             snapshot.forget()
-            log.warning("catalogue_listener_lost", error=str(exc))
+            log.warning("catalogue_listener_lost", error=repr(exc))
         await asyncio.sleep(RETRY_S[min(failures, len(RETRY_S) - 1)])
         failures += 1
 
