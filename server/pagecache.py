@@ -24,6 +24,7 @@ from starlette.responses import HTMLResponse, Response
 from server.auth import Principal, load_principal
 from server.models.people import Role
 from server.permissions import Actor
+from server.routes.base import site_base
 from server.services import snapshot
 from server.templating import render
 
@@ -74,10 +75,7 @@ async def shared(request: Request, *, key: str, viewer: str, template: str,
     """The page for this viewer class, rendered at most once per ``ttl_s``; None if ``produce`` says
     this page is not for sharing (e.g. a draft: whoever may see it gets a fresh render)."""
     runtime = request.app.state.runtime
-    # Share links and og:url use the base URL; the raw Host header names it without building URL objects.
-    scope = request.scope
-    base = runtime.settings.public_url or "{}://{}{}".format(
-        scope.get("scheme"), request.headers.get("host", ""), scope.get("root_path", ""))
+    base = site_base(request)  # share links and og:url in the page use it
 
     async def render_shared() -> SharedPage | None:
         context = await produce()

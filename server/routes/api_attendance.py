@@ -13,7 +13,7 @@ from server import keys
 from server.errors import NotFound
 from server.openapi import api_operation
 from server.permissions import Access
-from server.routes.base import actor_of, json_body, path_int, route
+from server.routes.base import actor_of, json_body, path_int, route, site_base
 from server.rules.credit import Beat
 from server.services import attendance, learning, xapi
 from server.services import heartbeat as heartbeats
@@ -100,8 +100,7 @@ async def attendance_summary(request: Request) -> Response:
 
 async def attendance_xapi(request: Request) -> Response:
     record = await _record(request, with_heartbeats=True)
-    settings = request.app.state.runtime.settings
-    body: list[dict[str, Any]] = xapi.statements(record, base_url=settings.public_url or str(request.base_url))
+    body: list[dict[str, Any]] = xapi.statements(record, base_url=site_base(request))
     filename = f"xapi-lecture{record.lecture.id}-user{record.user.id}.json"
     return JSONResponse(body, headers={"Content-Disposition": f'inline; filename="{filename}"'})
 

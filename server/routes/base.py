@@ -142,6 +142,19 @@ async def json_body(request: Request, model: type[M], *, allow_text_plain: bool 
         raise Invalid("提交的数据不完整或格式不正确", fields=fields) from None
 
 
+def site_base(request: Request) -> str:
+    """The site's base URL (no trailing slash) for links that leave the page: share links, og:url, QR codes.
+    The configured public URL, else what this request was addressed to (read from the scope: this runs for
+    every shared-page request, and building URL objects costs more than the rest of a cached page)."""
+    public = request.app.state.runtime.settings.public_url
+    if public:
+        return str(public).rstrip("/")
+    host = request.headers.get("host")
+    if not host:
+        return str(request.base_url).rstrip("/")
+    return f"{request.scope.get('scheme', 'http')}://{host}{request.scope.get('root_path', '')}"
+
+
 def path_int(request: Request, name: str) -> int:
     value = request.path_params[name]
     if isinstance(value, int):

@@ -14,6 +14,7 @@ from starlette.requests import Request
 
 from server.models.catalogue import CATEGORY_LABELS, STATUS_LABELS, VENUE_LABELS
 from server.pagination import page_number
+from server.routes.base import site_base
 from server.search_text import excerpt, highlight
 from server.services.images import image_url
 from server.services.media import playback_urls
@@ -38,19 +39,24 @@ def input_time(value: object) -> str:
     return value.astimezone(LOCAL_TZ).strftime("%Y-%m-%dT%H:%M")
 
 
-@lru_cache(maxsize=2048)
-def qr_svg(url: str) -> bytes:
-    """A share QR code as an SVG document. Encoding one takes tens of milliseconds of pure Python, so
-    pages link to it as an image (fetched only when the share card scrolls into view, and an <img> is
-    what WeChat's long-press "识别二维码" recognises) rather than inlining it into every render."""
+def qr_svg(url: str, *, scale: int = 4) -> bytes:
+    """A QR code of ``url`` as an SVG document (black on white, so it also scans on dark pages)."""
     out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=4, border=2, dark="#222", light="#fff", xmldecl=False)
+    segno.make(url, error="m").save(out, kind="svg", scale=scale, border=2, dark="#222", light="#fff",
+                                    xmldecl=False, svgclass=None, lineclass=None)
     return out.getvalue()
 
 
+@lru_cache(maxsize=2048)
+def share_qr(url: str) -> bytes:
+    """A lecture's share QR code. Encoding one takes tens of milliseconds of pure Python, so pages link to
+    it as an image (fetched only when the share card scrolls into view, and an <img> is what WeChat's
+    long-press "识别二维码" recognises) rather than inlining it into every render."""
+    return qr_svg(url)
+
+
 def absolute(request: Request, path: str) -> str:
-    base = request.app.state.runtime.settings.public_url or str(request.base_url)
-    return base.rstrip("/") + path
+    return site_base(request) + path
 
 
 HELPERS: dict[str, Any] = {

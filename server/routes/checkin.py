@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import time
 from urllib.parse import quote, urlencode
 
-import segno
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -18,7 +16,8 @@ from server.models.base import utcnow
 from server.openapi import api_operation
 from server.pagination import Page, page_number
 from server.permissions import Access
-from server.routes.base import actor_of, path_int, principal_of, redirect, route
+from server.routes.base import actor_of, path_int, principal_of, redirect, route, site_base
+from server.routes.catalogue_view import qr_svg
 from server.rules import checkin_token as tokens
 from server.rules.participation import REPORT_TZ
 from server.services import checkin as service
@@ -38,15 +37,7 @@ def _key(request: Request) -> str:
 
 
 def checkin_url(request: Request, lecture_id: int, token: str) -> str:
-    base = request.app.state.runtime.settings.public_url or str(request.base_url)
-    return f"{base.rstrip('/')}/checkin/{lecture_id}?t={quote(token)}"
-
-
-def qr_svg(url: str) -> str:
-    out = io.BytesIO()
-    segno.make(url, error="m").save(out, kind="svg", scale=10, border=2, xmldecl=False, svgclass=None,
-                                    lineclass=None)
-    return out.getvalue().decode()
+    return f"{site_base(request)}/checkin/{lecture_id}?t={quote(token)}"
 
 
 async def scan(request: Request) -> Response:
@@ -117,7 +108,7 @@ async def checkin_qr(request: Request) -> Response:
         count = await service.count(db, lecture_id)
     now = time.time()
     url = checkin_url(request, lecture_id, tokens.make_token(_key(request), lecture_id, now))
-    body = {"svg": qr_svg(url), "url": url, "count": count, "expires_in_s": tokens.expires_in_s(now),
+    body = {"svg": qr_svg(url, scale=10).decode(), "url": url, "count": count, "expires_in_s": tokens.expires_in_s(now),
             "window": service.window_state(lecture, utcnow()).value}
     return JSONResponse(body, headers={"Cache-Control": "no-store"})
 

@@ -15,7 +15,7 @@ from server.errors import NotFound
 from server.keys import is_image_key
 from server.permissions import Access
 from server.routes.base import path_int, route
-from server.routes.catalogue_view import absolute, page_of, qr_svg, view
+from server.routes.catalogue_view import absolute, page_of, share_qr, view
 from server.services import catalogue, search, study_state
 from server.services.images import image_url
 from server.templating import render
@@ -121,7 +121,7 @@ def _presigned(request: Request, key: str) -> tuple[str, int]:
 
 async def lecture_qr(request: Request) -> Response:
     """The lecture's share link as a QR code image (the same for everyone; it encodes only the link)."""
-    svg = qr_svg(absolute(request, f"/lectures/{path_int(request, 'id')}"))
+    svg = share_qr(absolute(request, f"/lectures/{path_int(request, 'id')}"))
     # Without a configured public URL the link comes from the Host header: no shared cache may keep that.
     scope = "public" if request.app.state.runtime.settings.public_url else "private"
     return Response(svg, media_type="image/svg+xml", headers={"Cache-Control": f"{scope}, max-age=86400"})
