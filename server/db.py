@@ -134,8 +134,11 @@ def direct_pool(engine: AsyncEngine) -> DirectPool:
         url = libpq_url(engine.url.render_as_string(hide_password=False))
         # Asynchronous commit: see server.services.heartbeat_writes for why heartbeats may use it. A statement
         # that hangs (a lock held elsewhere, a stalled server) is cut off rather than holding its batch's callers.
+        # Prepared statements keep one generic plan: the batch's arrays would otherwise be planned afresh for
+        # each batch (their lengths make every custom plan look cheaper), which cost more than running it.
         pool = _direct[sync_engine] = DirectPool(url, engine.pool.size(),  # type: ignore[attr-defined]
-                                                 options="-c synchronous_commit=off -c statement_timeout=10s")
+                                                 options="-c synchronous_commit=off -c statement_timeout=10s "
+                                                         "-c plan_cache_mode=force_generic_plan")
         event.listen(sync_engine, "engine_disposed", _close_direct)
     return pool
 

@@ -42,3 +42,8 @@ class UnsupportedMediaType(AppError):
 class TooManyRequests(AppError):
     status = 429
     code = "rate_limited"
+
+
+class TooLarge(AppError):
+    status = 413
+    code = "body_too_large"

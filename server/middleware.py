@@ -1,15 +1,14 @@
 """Pure-ASGI middleware: request body size limit and CSRF (double-submit cookie).
 
 CSRF: every unsafe request must echo the ``jt_csrf`` cookie in the ``X-CSRF-Token`` header (fetch)
-or in a ``csrf_token`` form field (HTML forms). Routes authorised by a per-object secret in the
-body (player heartbeats, sent with sendBeacon which cannot set headers) are listed as exempt.
+or in a ``csrf_token`` form field (HTML forms). Player heartbeats, authorised by a per-session secret
+in the body and sent with sendBeacon (which cannot set headers), are answered before this middleware
+(server.routes.heartbeat_endpoint).
 """
 
 from __future__ import annotations
 
 import json
-import re
-from collections.abc import Iterable
 
 from starlette.datastructures import FormData
 from starlette.requests import Request, cookie_parser
@@ -27,6 +26,13 @@ class BodyTooLarge(Exception):
     pass
 
 
+async def send_body(send: Send, status: int, body: bytes, content_type: bytes) -> None:
+    """A whole response in two ASGI messages, without a Response object."""
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def send_error(send: Send, status: int, message: str, code: str, *, json_body: bool) -> None:
     if json_body:
         body = json.dumps({"error": message, "code": code}, ensure_ascii=False).encode()
@@ -36,9 +42,7 @@ async def send_error(send: Send, status: int, message: str, code: str, *, json_b
                 f'<body style="font-family:sans-serif;padding:2em"><h1>{message}</h1>'
                 f'<p><a href="javascript:history.back()">返回上一页</a></p></body></html>').encode()
         ctype = b"text/html; charset=utf-8"
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode())]})
-    await send({"type": "http.response.body", "body": body})
+    await send_body(send, status, body, ctype)
 
 
 def wants_json(scope: Scope) -> bool:
@@ -86,13 +90,11 @@ class BodyLimitMiddleware:
 
 
 class CSRFMiddleware:
-    def __init__(self, app: ASGIApp, exempt: Iterable[str] = ()) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.exempt = [re.compile(p) for p in exempt]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or any(p.match(scope["path"]) for p in self.exempt):
-            # Exempt routes are API calls authorised by their own secret: they render no form to protect.
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

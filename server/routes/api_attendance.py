@@ -1,25 +1,22 @@
-"""JSON API of online attendance: viewing sessions, heartbeats, and a person's record (plus xAPI export)."""
+"""JSON API of online attendance: viewing sessions and a person's record (plus xAPI export).
+
+Heartbeats are answered before the framework: server.routes.heartbeat_endpoint."""
 
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from server import keys
-from server.errors import NotFound
 from server.openapi import api_operation
 from server.permissions import Access
 from server.routes.base import actor_of, json_body, path_int, route, site_base
-from server.rules.credit import Beat
 from server.services import attendance, learning, xapi
-from server.services import heartbeat as heartbeats
 
 TAGS = ["attendance"]
-INT32 = 2**31 - 1
 
 
 class SessionOpenIn(BaseModel):
@@ -32,25 +29,6 @@ class SessionOut(BaseModel):
     heartbeat_interval_s: int
     resume_position_s: float
     duration_s: float
-
-
-class HeartbeatIn(BaseModel):
-    token: str = Field(min_length=1, max_length=100)
-    seq: int = Field(ge=1, le=INT32)
-    position_s: float = Field(ge=0, le=10**6, allow_inf_nan=False)
-    rate: float = Field(gt=0, le=64, allow_inf_nan=False)
-    paused: bool
-    visible: bool = True
-    event: Literal["tick", "play", "pause", "seek", "ratechange", "visibility", "pagehide", "ended"]
-    client_elapsed_ms: int = Field(ge=0, le=INT32)
-
-
-class HeartbeatOut(BaseModel):
-    accepted: bool
-    duplicate: bool
-    watched_s: float
-    coverage: float
-    completed: bool
 
 
 class AttendanceOut(BaseModel):
@@ -71,19 +49,6 @@ async def open_session(request: Request) -> Response:
     opened = await attendance.open_session(request.app.state.runtime, actor=await actor_of(request),
                                            lecture_id=path_int(request, "lecture_id"))
     return JSONResponse(asdict(opened), status_code=201)
-
-
-async def heartbeat(request: Request) -> Response:
-    # Authorised by the session token alone: no cookie lookup on this hot path.
-    session_id = request.path_params["session_id"]
-    if not keys.is_uuid(session_id):
-        raise NotFound("观看记录不存在", code="unknown_session")
-    body = await json_body(request, HeartbeatIn, allow_text_plain=True)
-    beat = Beat(body.seq, body.position_s, body.rate, body.paused, body.visible, body.event, body.client_elapsed_ms)
-    outcome = await heartbeats.record_heartbeat(request.app.state.runtime, session_id=session_id,
-                                                beat_in=heartbeats.BeatIn(body.token, beat))
-    return JSONResponse({"accepted": outcome.accepted, "duplicate": outcome.duplicate, "watched_s": outcome.watched_s,
-                         "coverage": outcome.coverage, "completed": outcome.completed})
 
 
 async def _record(request: Request, *, with_heartbeats: bool) -> learning.AttendanceRecord:
@@ -108,17 +73,11 @@ async def attendance_xapi(request: Request) -> Response:
 api_operation("/api/v1/lectures/{lecture_id:int}/viewing-sessions", "post",
               "开始一次观看（其他页面或设备上的观看随即停止计时）", request=SessionOpenIn, response=SessionOut,
               status=201, tags=TAGS)
-api_operation("/api/v1/viewing-sessions/{session_id}/heartbeats", "post",
-              "播放心跳（凭观看凭证，无需 CSRF；按 (session, seq) 幂等）", request=HeartbeatIn,
-              response=HeartbeatOut, tags=TAGS)
 api_operation("/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}", "get",
               "某人某讲座的学习记录（有效秒数、覆盖率、是否完成、异常次数）", response=AttendanceOut, tags=TAGS)
 api_operation("/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}/xapi", "get",
               "导出某人某讲座的 xAPI 学习记录（含已播放片段）", response=list[dict[str, Any]], tags=TAGS)
 
-hot_routes = [
-    route("/api/v1/viewing-sessions/{session_id}/heartbeats", heartbeat, access=Access.public, methods=("POST",)),
-]
 routes = [
     route("/api/v1/lectures/{lecture_id:int}/viewing-sessions", open_session, access=Access.signed_in,
           methods=("POST",)),

@@ -112,17 +112,22 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
-async def json_body(request: Request, model: type[M], *, allow_text_plain: bool = False) -> M:
-    """Parse and validate a JSON body into ``model``; every failure is a 4xx with a Chinese message.
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body validated into ``model``; every failure is a 4xx with a Chinese message."""
+    return parse_json(await request.body(), request.headers.get("content-type", ""), model)
+
+
+def parse_json(raw: bytes, content_type: str, model: type[M], *, allow_text_plain: bool = False) -> M:
+    """Parse and validate a JSON body into ``model``; every failure is an AppError (4xx).
 
     Pydantic parses and validates the raw bytes in one pass. The two checks before it look at the bytes:
     JSON can carry U+0000 (which PostgreSQL text cannot hold) only as the escape ``\\u0000``, and a
     body can nest deeper than MAX_JSON_DEPTH only if it has more brackets than that, so only such a
     body is parsed beforehand to measure its depth."""
-    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    ctype = content_type.split(";")[0].strip().lower()
     if ctype != "application/json" and not (allow_text_plain and ctype == "text/plain"):
         raise UnsupportedMediaType("请求格式应为 JSON（Content-Type: application/json）")
-    raw = await request.body() or b"{}"
+    raw = raw or b"{}"
     if b"\\u0000" in raw:
         raise AppError("提交的内容包含无效字符（U+0000）", code="nul_character")
     if raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 ADVANCE_SLACK_S = 1.5    # position vs. client clock sampling jitter within one step
 CLOCK_SLACK_MS = 3000    # the client's clock starts after the server opened the session; request latency
@@ -23,15 +23,15 @@ MIN_SPAN_S = 0.01
 Span = tuple[float, float]
 
 
-@dataclass(frozen=True)
-class Policy:
+# NamedTuples rather than dataclasses: several are built per heartbeat, and a frozen dataclass costs
+# several times as much to construct.
+class Policy(NamedTuple):
     duration_s: float
     max_rate: float = 2.0
     credit_hidden: bool = False
 
 
-@dataclass(frozen=True)
-class Beat:
+class Beat(NamedTuple):
     """One heartbeat as the player reported it."""
 
     seq: int
@@ -43,8 +43,7 @@ class Beat:
     client_ms: int
 
 
-@dataclass(frozen=True)
-class Cursor:
+class Cursor(NamedTuple):
     """The session's last accepted heartbeat, against which the next one is judged."""
 
     seq: int = 0
@@ -54,8 +53,7 @@ class Cursor:
     playing: bool = False  # playing in a way that earns credit (visible, or hidden viewing allowed)
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     cursor: Cursor
     span: Span | None
     anomaly: str | None
@@ -71,7 +69,7 @@ def judge(cursor: Cursor, beat: Beat, policy: Policy, *, server_elapsed_ms: floa
     if beat.seq <= cursor.seq:
         return Verdict(cursor, None, "out_of_order", accepted=False)
     if not (math.isfinite(beat.position_s) and 0 <= beat.position_s <= policy.duration_s + ADVANCE_SLACK_S):
-        return Verdict(replace(cursor, seq=beat.seq), None, "beyond_duration", accepted=False)
+        return Verdict(cursor._replace(seq=beat.seq), None, "beyond_duration", accepted=False)
 
     anomaly: str | None = None
     claimed = beat.client_ms
@@ -111,8 +109,12 @@ def merge(spans: Iterable[Span]) -> list[Span]:
     return out
 
 
-def add_span(spans: Iterable[Span], span: Span, duration_s: float) -> list[Span]:
+def add_span(spans: list[Span], span: Span, duration_s: float) -> list[Span]:
+    """``spans`` (merged, as this returns them) with ``span`` clipped to the lecture added."""
     start, end = max(0.0, span[0]), min(duration_s, span[1])
+    if spans and spans[-1][0] <= start <= spans[-1][1]:
+        # Watching on from the last span's end: nearly every heartbeat, so spare the sort.
+        return [*spans[:-1], (spans[-1][0], max(spans[-1][1], end))] if end > start else spans
     return merge([*spans, (start, end)])
 
 

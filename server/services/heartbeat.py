@@ -20,11 +20,11 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import json
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg import AsyncConnection
 
@@ -34,20 +34,18 @@ from server.rules.credit import Beat, Cursor, Policy, Span, add_span, admit, cov
 from server.runtime import Runtime
 from server.security import token_digest
 from server.services import study_state
-from server.services.heartbeat_writes import writer_for
+from server.services.heartbeat_writes import Write, writer_for
 
 MAX_CACHED_SESSIONS = 50_000
 ATTEMPTS = 5
 
 
-@dataclass(frozen=True)
-class BeatIn:
+class BeatIn(NamedTuple):
     token: str
     beat: Beat
 
 
-@dataclass(frozen=True)
-class BeatOutcome:
+class BeatOutcome(NamedTuple):
     accepted: bool
     duplicate: bool
     watched_s: float
@@ -55,8 +53,7 @@ class BeatOutcome:
     completed: bool
 
 
-@dataclass(frozen=True)
-class State:
+class State(NamedTuple):
     """An open session as of the last read or write, with the database clock mapped onto ours."""
 
     user_id: int
@@ -161,25 +158,22 @@ async def _credit(runtime: Runtime, session_id: str, state: State, beat: Beat) -
     if not allowed:
         raise TooManyRequests("心跳过于频繁，请稍后重发")
     verdict = judge(state.cursor, beat, state.policy, server_elapsed_ms=(now - state.opened_mono) * 1000)
+    span = verdict.span
     spans, watched = state.spans, state.watched
-    if verdict.span:
-        spans = add_span(spans, verdict.span, state.policy.duration_s)
+    if span:
+        spans = add_span(spans, span, state.policy.duration_s)
         watched = total(spans)
     done = state.completed or is_completed(watched, state.policy.duration_s, state.completion_ratio)
     c = verdict.cursor
-    written = writer_for(direct_pool(runtime.engine)).submit(state.user_id, {
-        "sid": session_id, "seq": beat.seq, "expect": state.cursor.seq, "bucket_at": state.bucket_at,
-        "opened_at": state.opened_at, "max_rate": state.policy.max_rate, "hidden": state.policy.credit_hidden,
-        "ratio": state.completion_ratio, "duration": state.policy.duration_s, "prev_watched": state.watched,
-        "prev_completed": state.completed,
-        "cseq": c.seq, "cms": c.client_ms, "cpos": c.position_s, "crate": c.rate, "cplaying": c.playing,
-        "credit": verdict.credit_s, "anom": 1 if verdict.anomaly else 0, "tokens": tokens,
-        "pos": beat.position_s, "rate": beat.rate, "paused": beat.paused, "visible": beat.visible,
-        "event": beat.event, "ms": beat.client_ms, "cfrom": verdict.span[0] if verdict.span else None,
-        "cto": verdict.span[1] if verdict.span else None, "anomaly": verdict.anomaly,
-        "credited": verdict.span is not None, "spans": spans,
-        "watched": watched, "accepted": verdict.accepted, "completed": done,
-    })
+    written = writer_for(direct_pool(runtime.engine)).submit(state.user_id, Write(
+        sid=session_id, seq=beat.seq, expect=state.cursor.seq, bucket_at=state.bucket_at, opened_at=state.opened_at,
+        max_rate=state.policy.max_rate, hidden=state.policy.credit_hidden, ratio=state.completion_ratio,
+        duration=state.policy.duration_s, prev_watched=state.watched, prev_completed=state.completed,
+        cseq=c.seq, cms=c.client_ms, cpos=c.position_s, crate=c.rate, cplaying=c.playing,
+        credit=verdict.credit_s, anom=1 if verdict.anomaly else 0, tokens=tokens,
+        pos=beat.position_s, rate=beat.rate, paused=beat.paused, visible=beat.visible, event=beat.event,
+        ms=beat.client_ms, cfrom=span[0] if span else None, cto=span[1] if span else None, anomaly=verdict.anomaly,
+        spans=json.dumps(spans) if span else None, watched=watched, accepted=verdict.accepted, completed=done))
     _pending[session_id] = written
 
     def settle(future: asyncio.Future[datetime | None]) -> None:
@@ -189,8 +183,9 @@ async def _credit(runtime: Runtime, session_id: str, state: State, beat: Beat) -
         if bucket_at is None:
             _states.pop(session_id, None)  # not written: read afresh and judge again
             return
-        _remember(session_id, replace(state, cursor=c, tokens=tokens, bucket_at=bucket_at,
-                                      bucket_mono=time.monotonic(), spans=spans, watched=watched, completed=done))
+        _remember(session_id, state._replace(cursor=c, tokens=tokens, bucket_at=bucket_at,
+                                             bucket_mono=time.monotonic(), spans=spans, watched=watched,
+                                             completed=done))
         study_state.forget(runtime, state.user_id)
 
     written.add_done_callback(settle)

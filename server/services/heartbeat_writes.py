@@ -27,11 +27,10 @@ connection) sends its callers back to re-read and judge again, like any other gu
 from __future__ import annotations
 
 import asyncio
-import json
 import weakref
 from collections import deque
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import errors
@@ -41,25 +40,61 @@ from server.db import DirectPool
 MAX_BATCH = 500
 MAX_IN_FLIGHT = 3
 
-# (field, PostgreSQL type) of one record of the batch.
-COLUMNS: tuple[tuple[str, str], ...] = (
-    ("sid", "varchar"), ("seq", "int"), ("expect", "int"), ("bucket_at", "timestamptz"),
-    ("opened_at", "timestamptz"), ("max_rate", "float8"), ("hidden", "bool"), ("ratio", "float8"),
-    ("duration", "float8"), ("prev_watched", "float8"), ("prev_completed", "bool"),
-    ("cseq", "int"), ("cms", "int"), ("cpos", "float8"), ("crate", "float8"), ("cplaying", "bool"),
-    ("credit", "float8"), ("anom", "int"), ("tokens", "float8"),
-    ("pos", "float8"), ("rate", "float8"), ("paused", "bool"), ("visible", "bool"), ("event", "varchar"),
-    ("ms", "int"), ("cfrom", "float8"), ("cto", "float8"), ("anomaly", "varchar"),
-    ("credited", "bool"), ("spans", "jsonb"), ("watched", "float8"), ("accepted", "bool"), ("completed", "bool"),
-)
 
-_RECORD = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
+class Write(NamedTuple):
+    """One judged heartbeat to store: the guard (what the judgement relied on) and what to write."""
 
-# Only COLUMNS is interpolated. Data-modifying CTEs all run; the session update is the guard the other
-# two hang on (JOIN vs).
+    sid: str
+    seq: int
+    expect: int             # guard: the session's last sequence number
+    bucket_at: datetime     # guard: the session's bucket time (also changes on every write)
+    opened_at: datetime     # guard: the session was not superseded and reopened
+    max_rate: float         # guard: the lecture's credit policy and media duration
+    hidden: bool
+    ratio: float
+    duration: float
+    prev_watched: float     # guard: the person's progress total
+    prev_completed: bool
+    cseq: int               # the new cursor
+    cms: int
+    cpos: float
+    crate: float
+    cplaying: bool
+    credit: float
+    anom: int
+    tokens: float
+    pos: float              # the heartbeat as received
+    rate: float
+    paused: bool
+    visible: bool
+    event: str
+    ms: int
+    cfrom: float | None
+    cto: float | None
+    anomaly: str | None
+    spans: str | None       # the merged spans as JSON, if this heartbeat changed them
+    watched: float
+    accepted: bool
+    completed: bool
+
+
+# PostgreSQL type of each Write field, in order.
+TYPES = ("varchar", "int", "int", "timestamptz", "timestamptz", "float8", "bool", "float8", "float8", "float8", "bool",
+         "int", "int", "float8", "float8", "bool", "float8", "int", "float8",
+         "float8", "float8", "bool", "bool", "varchar", "int", "float8", "float8", "varchar", "jsonb",
+         "float8", "bool", "bool")
+
+# The batch travels as one binary array per field (no per-row encoding on our side, no text parsing on
+# PostgreSQL's); unnest turns them back into rows.
+BATCH_ROWS = (f"unnest({', '.join(f'%({name})b::{kind}[]' for name, kind in zip(Write._fields, TYPES, strict=True))})"
+              f" AS t({', '.join(Write._fields)})")
+
+# Only constants are interpolated. Data-modifying CTEs all run; the session update is the guard, and the
+# other two take their rows from what it returns (the incoming values come along in RETURNING), so each
+# is a plain walk over the guarded rows whatever the planner guesses of the batch's size.
 WRITE_BATCH = f"""
 WITH i AS (
-  SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS t({_RECORD})
+  SELECT * FROM {BATCH_ROWS}
 ), vs AS (
   UPDATE viewing_session s SET last_seq = i.cseq, last_client_ms = i.cms, last_position_s = i.cpos,
          last_rate = i.crate, last_playing = i.cplaying, last_heartbeat_at = now(),
@@ -73,50 +108,38 @@ WITH i AS (
                   AND l.completion_ratio = i.ratio AND COALESCE(m.duration_s, 0) = i.duration)
     AND EXISTS (SELECT 1 FROM watch_progress p WHERE p.user_id = s.user_id AND p.lecture_id = s.lecture_id
                   AND p.watched_s = i.prev_watched AND (p.completed_at IS NOT NULL) = i.prev_completed)
-  RETURNING s.id, s.user_id, s.lecture_id, s.bucket_at
+  RETURNING s.id, s.user_id, s.lecture_id, s.bucket_at, i.seq, i.pos, i.rate, i.paused, i.visible, i.event, i.ms,
+            i.cfrom, i.cto, i.anomaly, i.spans, i.watched, i.duration, i.accepted, i.cpos, i.anom, i.completed
 ), hb AS (
   INSERT INTO heartbeat (session_id, seq, received_at, position_s, rate, paused, visible, event, client_ms,
                          credited_from_s, credited_to_s, anomaly)
-  SELECT i.sid, i.seq, now(), i.pos, i.rate, i.paused, i.visible, i.event, i.ms, i.cfrom, i.cto, i.anomaly
-  FROM i JOIN vs ON vs.id = i.sid
+  SELECT id, seq, now(), pos, rate, paused, visible, event, ms, cfrom, cto, anomaly FROM vs
 ), wp AS (
   UPDATE watch_progress p SET
-    spans = CASE WHEN i.credited THEN i.spans ELSE p.spans END,
-    watched_s = i.watched, duration_s = i.duration,
-    last_position_s = CASE WHEN i.accepted THEN i.cpos ELSE p.last_position_s END,
-    anomalies = p.anomalies + i.anom, updated_at = now(),
-    completed_at = COALESCE(p.completed_at, CASE WHEN i.completed THEN now() END)
-  FROM i JOIN vs ON vs.id = i.sid
+    spans = COALESCE(vs.spans, p.spans),
+    watched_s = vs.watched, duration_s = vs.duration,
+    last_position_s = CASE WHEN vs.accepted THEN vs.cpos ELSE p.last_position_s END,
+    anomalies = p.anomalies + vs.anom, updated_at = now(),
+    completed_at = COALESCE(p.completed_at, CASE WHEN vs.completed THEN now() END)
+  FROM vs
   WHERE p.user_id = vs.user_id AND p.lecture_id = vs.lecture_id
 )
 SELECT id, bucket_at FROM vs
-"""  # noqa: S608 - interpolates only the constant COLUMNS
+"""  # noqa: S608 - interpolates only constants
 
 # The batch was rolled back as a whole (another process held or wanted the same rows, the statement timed
 # out, the connection broke): its callers read afresh and judge again, which the guard makes safe. A
 # database that stays unreachable fails their reads in turn.
 RETRYABLE = (psycopg.OperationalError, errors.UniqueViolation)
 
-Row = dict[str, Any]
-# (person, session id, the record as JSON, its caller's future)
-Queued = tuple[int, str, str, asyncio.Future[datetime | None]]
+# (person, the write, its caller's future)
+Queued = tuple[int, Write, asyncio.Future[datetime | None]]
 
 
-def row_json(row: Row) -> str:
-    """One record of a batch. Encoded when queued, so a value JSON cannot carry (NaN) fails its own request
-    rather than the batch. Floats survive exactly (shortest repr in, float8 out) and times keep their
-    microseconds, which the guard compares for equality."""
-    return json.dumps(row, default=_iso, allow_nan=False)
-
-
-def batch_json(records: list[str]) -> str:
-    return "[" + ",".join(records) + "]"
-
-
-def _iso(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def batch_params(writes: list[Write]) -> dict[str, list[Any]]:
+    """WRITE_BATCH's parameters: one list per field. Binary, so floats and times arrive exactly, which the
+    guard compares for equality."""
+    return dict(zip(Write._fields, map(list, zip(*writes, strict=True)), strict=True))
 
 
 def take_batch(queue: deque[Queued], limit: int) -> list[Queued]:
@@ -144,14 +167,13 @@ class HeartbeatWriter:
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, user_id: int, row: Row) -> asyncio.Future[datetime | None]:
+    def submit(self, user_id: int, write: Write) -> asyncio.Future[datetime | None]:
         """Queue one guarded write. The future gives the session's new bucket time once committed, or
         None if the guard did not hold (nothing written). Await it shielded: a caller that goes away
         must not cancel a write that other rows of its batch share."""
-        record = row_json(row)
         future: asyncio.Future[datetime | None] = asyncio.get_running_loop().create_future()
         future.add_done_callback(_mark_retrieved)
-        self._queue.append((user_id, row["sid"], record, future))
+        self._queue.append((user_id, write, future))
         if self._in_flight < MAX_IN_FLIGHT:
             self._in_flight += 1
             task = asyncio.create_task(self._drain())
@@ -169,19 +191,19 @@ class HeartbeatWriter:
     async def _write(self, batch: list[Queued]) -> None:
         try:
             async with self._pool.connection() as conn:
-                cursor = await conn.execute(WRITE_BATCH, {"rows": batch_json([record for *_, record, _ in batch])},
+                cursor = await conn.execute(WRITE_BATCH, batch_params([write for _, write, _ in batch]),
                                            prepare=True)
                 written = dict(await cursor.fetchall())
         except RETRYABLE:
             written = {}
         except Exception as exc:  # a bug of ours, not the database's state: every caller gets the error
-            for *_, future in batch:
+            for _, _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
             return
-        for _, sid, _, future in batch:
+        for _, write, future in batch:
             if not future.done():
-                future.set_result(written.get(sid))
+                future.set_result(written.get(write.sid))
 
 
 def _mark_retrieved(future: asyncio.Future[Any]) -> None:

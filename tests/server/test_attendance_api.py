@@ -77,9 +77,17 @@ async def test_heartbeat_errors(client: httpx.AsyncClient, make_client: Callable
     assert missing.status_code == 422
     wrong_type = await anonymous.post(f"/api/v1/viewing-sessions/{session['session_id']}/heartbeats",
                                       content=b"seq=1", headers={"Content-Type": "application/x-www-form-urlencoded"})
-    assert 400 <= wrong_type.status_code < 500
+    assert wrong_type.status_code == 415 and wrong_type.json()["code"] == "unsupported_media_type"
+    url = f"/api/v1/viewing-sessions/{session['session_id']}/heartbeats"
+    huge = await anonymous.post(url, content=b'{"token": "' + b"x" * 5000 + b'"}',
+                                headers={"Content-Type": "application/json"})
+    assert huge.status_code == 413 and huge.json() == {"error": "提交的内容过大", "code": "body_too_large"}
+    fetched = await anonymous.get(url)
+    assert fetched.status_code == 405 and fetched.json()["code"] == "http_405"
     # The heartbeat needs no cookie and no CSRF header: the token is the authority.
-    assert (await send(anonymous, session, beat(session, 1, 0, 0))).status_code == 200
+    ok = await send(anonymous, session, beat(session, 1, 0, 0))
+    assert ok.status_code == 200 and ok.headers["content-type"] == "application/json"
+    assert ok.json() == {"accepted": True, "duplicate": False, "watched_s": 0.0, "coverage": 0.0, "completed": False}
 
 
 async def test_rate_limited_per_session(client: httpx.AsyncClient, runtime: Runtime) -> None:

@@ -172,7 +172,6 @@ TABLE: dict[tuple[str, str], Row | Expect] = {
     ("POST", "/api/v1/lectures/{id:int}/transitions"): LECTURER_API,
     ("GET", "/api/v1/search"): BROWSE_API,
     ("POST", "/api/v1/lectures/{lecture_id:int}/viewing-sessions"): SIGNED_API,
-    ("POST", "/api/v1/viewing-sessions/{session_id}/heartbeats"): PUBLIC,
     ("GET", "/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}"): SIGNED_API,
     ("GET", "/api/v1/lectures/{lecture_id:int}/attendance/{user_id:int}/xapi"): SIGNED_API,
     ("GET", "/me/learning"): SIGNED_PAGE,

@@ -192,6 +192,15 @@ def test_merge_is_order_independent(raw: list[tuple[float, float]], rnd) -> None
     assert total(spans) <= sum(d for _, d in raw) + 1e-9
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 600), st.floats(0, 60)), max_size=12), st.floats(-5, 640), st.floats(0, 60))
+def test_adding_a_span_equals_merging_it_in(raw: list[tuple[float, float]], start: float, length: float) -> None:
+    spans = merge((a, a + d) for a, d in raw)
+    # Watching on from the last span's end (the shortcut) and anywhere else agree with a full merge.
+    for new in ((start, start + length), (spans[-1][1] - length / 2, spans[-1][1] + length) if spans else (0, 1)):
+        assert add_span(spans, new, 600) == merge([*spans, (max(0.0, new[0]), min(600.0, new[1]))])
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(10, 100), st.integers(20, 400), st.integers(10, 60), st.booleans())
 def test_seeking_forward_credits_nothing_skipped(played: int, skip: int, after: int, seek_event: bool) -> None:

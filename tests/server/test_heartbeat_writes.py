@@ -12,24 +12,29 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from server.db import direct_pool
 from server.models.people import Role
 from server.rules.credit import merge
 from server.runtime import Runtime
 from server.services import heartbeat_writes
-from server.services.heartbeat_writes import COLUMNS, HeartbeatWriter, Queued, batch_json, row_json, take_batch
+from server.services.heartbeat_writes import BATCH_ROWS, HeartbeatWriter, Queued, Write, batch_params, take_batch
 from tests.factories import make_user, sign_in
 from tests.server.attendance_fixtures import backdate, beat, online_lecture, open_session, progress_of, send
 
 
 def _queue(*people: int) -> deque[Queued]:
-    return deque((p, f"s{i}", "{}", asyncio.Future()) for i, p in enumerate(people))
+    return deque((p, _write(f"s{i}"), asyncio.Future()) for i, p in enumerate(people))
+
+
+def _write(sid: str, **values: Any) -> Write:
+    return Write(**({name: None for name in Write._fields} | {"sid": sid} | values))
 
 
 async def test_a_batch_holds_one_row_per_person_and_the_rest_keep_their_order() -> None:
     queue = _queue(1, 2, 1, 3, 2, 1)
     first = take_batch(queue, 10)
-    assert [(p, sid) for p, sid, *_ in first] == [(1, "s0"), (2, "s1"), (3, "s3")]
-    assert [(p, sid) for p, sid, *_ in queue] == [(1, "s2"), (2, "s4"), (1, "s5")]
+    assert [(p, w.sid) for p, w, _ in first] == [(1, "s0"), (2, "s1"), (3, "s3")]
+    assert [(p, w.sid) for p, w, _ in queue] == [(1, "s2"), (2, "s4"), (1, "s5")]
     assert [p for p, *_ in take_batch(queue, 10)] == [1, 2]
     assert [p for p, *_ in take_batch(queue, 10)] == [1]
     limited = _queue(1, 2, 3)
@@ -37,19 +42,16 @@ async def test_a_batch_holds_one_row_per_person_and_the_rest_keep_their_order() 
 
 
 async def test_batch_values_reach_postgresql_exactly(runtime: Runtime) -> None:
-    """The guard compares floats and times for equality, so the JSON route must not round them."""
+    """The guard compares floats and times for equality, so the batch must not round them."""
     at = datetime(2026, 11, 25, 6, 30, 1, 123457, tzinfo=UTC)
-    row = {name: None for name, _ in COLUMNS} | {
-        "sid": "s", "seq": 7, "bucket_at": at, "prev_watched": 0.1 + 0.2, "watched": 1 / 3,
-        "tokens": 19.000000000000004, "spans": [(0.0, 1 / 3)], "hidden": False}
-    record = ", ".join(f"{name} {kind}" for name, kind in COLUMNS)
-    async with runtime.sessions() as db:
-        got = (await db.exec(text(f"SELECT bucket_at, prev_watched, watched, tokens, spans, hidden "  # noqa: S608
-                                  f"FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS t({record})")
-                             .bindparams(rows=batch_json([row_json(row)])))).one()
-    assert got == (at, 0.1 + 0.2, 1 / 3, 19.000000000000004, [[0.0, 1 / 3]], False)
-    with pytest.raises(ValueError):
-        row_json({**row, "watched": float("nan")})  # fails its own request, not a whole batch
+    first = _write("s", seq=7, bucket_at=at, prev_watched=0.1 + 0.2, watched=1 / 3, tokens=19.000000000000004,
+                   spans="[[0.0, 0.3333333333333333]]", hidden=False)
+    second = _write("t", seq=2**31 - 1, bucket_at=at, watched=1e-300)  # NULLs and extremes beside them
+    async with direct_pool(runtime.engine).connection() as conn:
+        query = f"SELECT sid, seq, bucket_at, prev_watched, watched, tokens, spans, hidden FROM {BATCH_ROWS}"  # noqa: S608
+        got = await (await conn.execute(query, batch_params([first, second]))).fetchall()
+    assert got == [("s", 7, at, 0.1 + 0.2, 1 / 3, 19.000000000000004, [[0.0, 1 / 3]], False),
+                   ("t", 2**31 - 1, at, None, 1e-300, None, None, None)]
 
 
 @pytest.fixture
