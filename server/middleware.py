@@ -59,7 +59,8 @@ class BodyLimitMiddleware:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] not in UNSAFE_METHODS:
+            # No route reads the body of a GET, HEAD or OPTIONS request: nothing to limit.
             await self.app(scope, receive, send)
             return
         declared = dict(scope["headers"]).get(b"content-length")
@@ -113,8 +114,12 @@ class CSRFMiddleware:
                                  json_body=wants_json(scope))
                 return
 
+        if not fresh:
+            await self.app(scope, receive, send)
+            return
+
         async def send_with_cookie(message: Message) -> None:
-            if fresh and message["type"] == "http.response.start":
+            if message["type"] == "http.response.start":
                 secure = scope.get("scheme") == "https"
                 value = f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax" + ("; Secure" if secure else "")
                 message.setdefault("headers", []).append((b"set-cookie", value.encode()))
