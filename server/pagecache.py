@@ -30,7 +30,10 @@ from server.templating import render
 
 MARK = "\x1e"  # a control character: a page whose text contains one anyway is simply not shared
 CSRF, USER = "csrf", "user"
-PAGE_TTL_S = 5.0
+PAGE_TTL_S = 5.0  # pages that also show attendance figures, which change without a catalogue notification
+# Pages built from catalogue rows alone: any change to those reaches every process at once
+# (server.catalogue_events), so the time limit only bounds what a lost notification could cost.
+CATALOGUE_TTL_S = 300.0
 MAX_FRAGMENTS = 64
 
 
@@ -116,13 +119,13 @@ def respond(request: Request, page: SharedPage, principal: Principal | None,
     return HTMLResponse(b"".join(body))
 
 
-async def page(request: Request, *, key: str, template: str,
-               produce: Callable[[], Awaitable[dict[str, Any]]]) -> Response:
+async def page(request: Request, *, key: str, template: str, produce: Callable[[], Awaitable[dict[str, Any]]],
+               ttl_s: float = PAGE_TTL_S) -> Response:
     """A page with nothing personal but the header: shared where the viewer class allows, else fresh."""
     principal = await load_principal(request)
     viewer = viewer_class(principal)
     if viewer is not None:
-        found = await shared(request, key=key, viewer=viewer, template=template, produce=produce)
+        found = await shared(request, key=key, viewer=viewer, template=template, produce=produce, ttl_s=ttl_s)
         if found is not None:
             return respond(request, found, principal)
     return await render(request, template, await produce())

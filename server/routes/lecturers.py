@@ -38,7 +38,7 @@ async def lecturer_list(request: Request) -> Response:
         return view(request, people=people, category=category, q=q[:40])
 
     return await pagecache.page(request, key=f"lecturers:{category}:{number}:{q}", template="lecturers.html",
-                                produce=produce)
+                                produce=produce, ttl_s=pagecache.CATALOGUE_TTL_S)
 
 
 async def lecturer_page(request: Request) -> Response:

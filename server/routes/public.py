@@ -21,7 +21,6 @@ from server.services.images import image_url
 from server.templating import render
 
 # Lecture pages are many (a long tail), so each is kept longer than a list; edits here forget it at once.
-LECTURE_TTL_S = 300.0  # catalogue changes reach every process at once (server.catalogue_events)
 LECTURE_SLOTS = {"watch": "lecture/_watch.html", "checkin": "lecture/_checkin.html"}
 # A presigned URL is reused for a while so image redirects (and the browser caches they allow) stay stable.
 _signed: dict[str, tuple[float, str]] = {}
@@ -38,7 +37,8 @@ async def series_page(request: Request) -> Response:
             billed = await catalogue.lecturers_of(db, [lec.id for lec in lectures.items])
         return view(request, series=series, lectures=lectures, billed=billed)
 
-    return await pagecache.page(request, key=f"series:{series_id}:{number}", template="series.html", produce=produce)
+    return await pagecache.page(request, key=f"series:{series_id}:{number}", template="series.html", produce=produce,
+                                ttl_s=pagecache.CATALOGUE_TTL_S)
 
 
 def _lecture_context(request: Request, data: catalogue.LectureView, **extra: Any) -> dict[str, Any]:
@@ -64,7 +64,7 @@ async def lecture_page(request: Request) -> Response:
 
         shared = await pagecache.shared(request, key=f"lecture:{lecture_id}", viewer=viewer,
                                         template="lecture.html", produce=produce, personal=tuple(LECTURE_SLOTS),
-                                        ttl_s=LECTURE_TTL_S)
+                                        ttl_s=pagecache.CATALOGUE_TTL_S)
         if shared is not None:
             return pagecache.respond(request, shared, principal, await _lecture_fills(request, shared, principal))
     async with runtime.sessions() as db:
@@ -103,7 +103,8 @@ async def search_page(request: Request) -> Response:
             billed = await catalogue.lecturers_of(db, [lec.id for lec in results.lectures.items])
         return view(request, results=results, q=q[:40], billed=billed)
 
-    return await pagecache.page(request, key=f"search:{kind}:{number}:{q}", template="search.html", produce=produce)
+    return await pagecache.page(request, key=f"search:{kind}:{number}:{q}", template="search.html", produce=produce,
+                                ttl_s=pagecache.CATALOGUE_TTL_S)
 
 
 def _presigned(request: Request, key: str) -> tuple[str, int]:

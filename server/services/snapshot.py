@@ -1,4 +1,4 @@
-"""Per-process snapshots that are the same for every visitor (shared page renders), a few seconds old at most.
+"""Per-process snapshots that are the same for every visitor (shared page renders), seconds to minutes old.
 
 Concurrent misses for one key share a single computation, so a burst of visitors costs one set of queries;
 an expired snapshot goes on being served while it is recomputed in the background
