@@ -180,19 +180,23 @@ def lost_heartbeats(url: str, ids: list[str], accepted: int, unanswered: int) ->
     return lost
 
 
-def run(url: str, port: int, ids: list[str]) -> dict[str, float]:
+def run(url: str, port: int, ids: list[str], server_pid: int) -> dict[str, float]:
     base = f"http://127.0.0.1:{port}"
-    hello = wrk.run(base + "/bench/hello", "", connections=CONNECTIONS, seconds=PHASE_S, warmup_s=WARMUP_S)
+    hello = wrk.run(base + "/bench/hello", "", connections=CONNECTIONS, seconds=PHASE_S, warmup_s=WARMUP_S,
+                    server_pid=server_pid)
     script = heartbeat_script(ids, time.time())
     counts = {"accepted": 0, "refused": 0, "limited": 0, "other": 0, "sent": 0}
     beats = None
     for seconds in (WARMUP_S, PHASE_S):  # the warm-up's heartbeats count for the consistency check too
-        beats = wrk.measure(base + "/", script, connections=CONNECTIONS, seconds=seconds)
+        beats = wrk.measure(base + "/", script, connections=CONNECTIONS, seconds=seconds, server_pid=server_pid)
         for k in counts:
             counts[k] += beats.extra[k]
     assert beats is not None
     ratio = beats.rps / hello.rps
-    print(f"hello-world: {hello.rps:.0f} req/s, p99 {hello.p99_ms:.1f} ms")
+    hello_cpu, beat_cpu = hello.server_cpu_us or 0.0, beats.server_cpu_us or 0.0
+    print(f"hello-world: {hello.rps:.0f} req/s, p99 {hello.p99_ms:.1f} ms, server CPU {hello_cpu:.0f} µs/request")
+    # PostgreSQL's share of a heartbeat is not in the server's CPU time: it runs in its own processes.
+    print(f"heartbeat server CPU {beat_cpu:.0f} µs/request (CPU ratio {hello_cpu / beat_cpu if beat_cpu else 0:.2f})")
     print(f"heartbeats: {beats.rps:.0f} req/s, p50 {beats.p50_ms:.1f} ms, p99 {beats.p99_ms:.1f} ms at "
           f"{CONNECTIONS} concurrent viewers (accepted {counts['accepted']}, not accepted {counts['refused']}, "
           f"rate-limited {counts['limited']}, other {counts['other']})")
@@ -202,6 +206,8 @@ def run(url: str, port: int, ids: list[str]) -> dict[str, float]:
     return {"ratio": round(ratio, 3), "p99_ms": round(beats.p99_ms, 1), "lost": lost,
             "rps": round(beats.rps, 1), "hello_rps": round(hello.rps, 1), "hello_p99_ms": round(hello.p99_ms, 1),
             "limited": counts["limited"], "other": counts["other"], "unanswered_at_stop": unanswered,
+            "server_cpu_us": round(beat_cpu, 1), "hello_server_cpu_us": round(hello_cpu, 1),
+            "cpu_ratio": round(hello_cpu / beat_cpu, 3) if beat_cpu else 0.0,
              "load_avg_1m": round(os.getloadavg()[0], 2)}
 
 
@@ -219,7 +225,7 @@ def main() -> None:
         server = subprocess.Popen(wrk.pinned([sys.executable, __file__, "--serve", url, str(port)], wrk.SERVER_CPU),
                                   cwd=ROOT)
         wait_until(lambda: _answers(port), 60, "bench server")
-        result = run(url, port, ids)
+        result = run(url, port, ids, server.pid)
     finally:
         if server is not None:
             server.terminate()

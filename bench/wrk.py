@@ -12,7 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,29 @@ class Figures:
     requests: int
     errors: int
     extra: dict[str, Any]
+    server_cpu_us: float | None = None  # the server's CPU time per request: steady even on a busy machine
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) used so far by ``pid`` and every process below it."""
+    ticks = 0
+    parents: dict[int, int] = {}
+    used: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        used[int(entry.name)] = int(fields[11]) + int(fields[12])
+    for candidate, tick in used.items():
+        ancestor: int | None = candidate
+        while ancestor is not None and ancestor != pid:
+            ancestor = parents.get(ancestor)
+        ticks += tick if ancestor == pid else 0
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def available() -> bool:
@@ -55,19 +78,25 @@ def pinned(argv: list[str], cpu: int) -> list[str]:
     return ["taskset", "-c", str(cpu), *argv]
 
 
-def run(url: str, script: str, *, connections: int, seconds: float, warmup_s: float = 2) -> Figures:
+def run(url: str, script: str, *, connections: int, seconds: float, warmup_s: float = 2,
+        server_pid: int | None = None) -> Figures:
     """A warm-up run (discarded), then the measured run; errors are non-2xx/3xx replies, socket errors, timeouts."""
     if warmup_s > 0:
         measure(url, script, connections=connections, seconds=warmup_s)
-    return measure(url, script, connections=connections, seconds=seconds)
+    return measure(url, script, connections=connections, seconds=seconds, server_pid=server_pid)
 
 
-def measure(url: str, script: str, *, connections: int, seconds: float) -> Figures:
-    """One wrk run of whole seconds."""
+def measure(url: str, script: str, *, connections: int, seconds: float, server_pid: int | None = None) -> Figures:
+    """One wrk run of whole seconds; with ``server_pid``, also the server's CPU time per request."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script + _DONE)
     try:
-        return _wrk(url, Path(f.name), connections, seconds)
+        before = cpu_seconds(server_pid) if server_pid else 0.0
+        figures = _wrk(url, Path(f.name), connections, seconds)
+        if server_pid and figures.requests:
+            spent = cpu_seconds(server_pid) - before
+            figures = replace(figures, server_cpu_us=spent / figures.requests * 1e6)
+        return figures
     finally:
         Path(f.name).unlink(missing_ok=True)
 

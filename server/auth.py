@@ -15,8 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import delete, event
 from sqlalchemy.orm import Session
 from sqlmodel import select
@@ -40,6 +42,9 @@ MAX_REMEMBERED = 20_000
 class Principal:
     user: User
     actor: Actor
+    # Read on every page request; kept as plain values rather than through the ORM's attribute machinery.
+    name_html: bytes = b""            # the name, HTML-escaped, as the page header shows it
+    must_change_password: bool = False
 
 
 def is_secure(conn: HTTPConnection) -> bool:
@@ -63,6 +68,10 @@ _remembered: RefreshAheadCache[tuple[str, str], Remembered] = RefreshAheadCache(
                                                                                max_entries=MAX_REMEMBERED)
 
 
+# The same few cookies arrive again and again; their digests need not be recomputed each time.
+_digest = lru_cache(maxsize=MAX_REMEMBERED)(token_digest)
+
+
 async def load_principal(conn: HTTPConnection) -> Principal | None:
     """The signed-in person for this request (cached on the request), or None."""
     if "principal" in conn.state._state:
@@ -71,7 +80,7 @@ async def load_principal(conn: HTTPConnection) -> Principal | None:
     token = conn.cookies.get(cookie_name(conn))
     if token and len(token) <= 100:
         runtime = conn.app.state.runtime
-        key = (runtime.settings.database_url or "", token_digest(token))
+        key = (runtime.settings.database_url or "", _digest(token))
         remembered = await _remembered.get(key, lambda: _lookup(runtime, key[1]))
         if time.monotonic() < remembered.session_ends:  # a remembered session is never used past its expiry
             principal = remembered.principal
@@ -91,7 +100,8 @@ async def _lookup(runtime: Any, token_hash: str) -> tuple[Remembered, float]:
     if not row:
         return Remembered(None, None, started), PRINCIPAL_TTL_S
     expires_at, user, unit_path = row
-    principal = Principal(user, Actor(user.id, frozenset(user.roles), unit_path))
+    principal = Principal(user, Actor(user.id, frozenset(user.roles), unit_path),
+                          name_html=str(escape(user.name)).encode(), must_change_password=user.must_change_password)
     return Remembered(user.id, principal, started + (expires_at - utcnow()).total_seconds()), PRINCIPAL_TTL_S
 
 

@@ -12,7 +12,7 @@ the personal bits go, and every request just fills the markers in. Admins, unit 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,7 +46,7 @@ class SharedPage:
     chunks: list[bytes]                      # literal HTML; between each pair, the slot named in ``slots``
     slots: list[str]
     data: dict[str, Any] = field(default_factory=dict)        # what personal fragments are rendered from
-    fragments: dict[Any, str] = field(default_factory=dict)   # personal fragments already rendered, by state
+    fragments: dict[Hashable, bytes] = field(default_factory=dict)  # personal fragments rendered, by state
 
 
 def viewer_class(principal: Principal | None) -> str | None:
@@ -98,23 +98,23 @@ async def shared(request: Request, *, key: str, viewer: str, template: str,
     return page
 
 
-def fragment(page: SharedPage, state: Any, render_one: Callable[[], str]) -> str:
-    """A personal fragment of ``page`` for viewers in ``state`` (same state, same HTML)."""
+def fragment(page: SharedPage, state: Hashable, render_one: Callable[[], str]) -> bytes:
+    """A personal fragment of ``page`` for viewers in ``state`` (same state, same HTML), encoded."""
     hit = page.fragments.get(state)
     if hit is None:
         if len(page.fragments) >= MAX_FRAGMENTS:
             page.fragments.clear()
-        hit = page.fragments[state] = render_one()
+        hit = page.fragments[state] = render_one().encode()
     return hit
 
 
 def respond(request: Request, page: SharedPage, principal: Principal | None,
-            fills: Mapping[str, str] | None = None) -> Response:
-    values = {CSRF: str(escape(request.scope.get("state", {}).get("csrf_token", ""))),
-              USER: str(escape(principal.user.name)) if principal else "", **(fills or {})}
+            fills: Mapping[str, bytes] | None = None) -> Response:
+    values = {CSRF: str(escape(request.scope.get("state", {}).get("csrf_token", ""))).encode(),
+              USER: principal.name_html if principal else b"", **(fills or {})}
     body: list[bytes] = [page.chunks[0]]
     for name, chunk in zip(page.slots, page.chunks[1:], strict=True):
-        body.append(values[name].encode())
+        body.append(values[name])
         body.append(chunk)
     return HTMLResponse(b"".join(body))
 

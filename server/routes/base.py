@@ -80,7 +80,7 @@ def route(path: str, endpoint: Endpoint, *, access: Access, methods: tuple[str, 
                 target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
                 return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
             raise Forbidden("您没有权限访问此页面")
-        if principal is not None and principal.user.must_change_password \
+        if principal is not None and principal.must_change_password \
                 and not wants_json(request.scope) and request.url.path not in ("/me/password", "/logout"):
             return RedirectResponse("/me/password", status_code=303)
         return await endpoint(request)

@@ -73,7 +73,7 @@ async def lecture_page(request: Request) -> Response:
 
 
 async def _lecture_fills(request: Request, shared: pagecache.SharedPage,
-                         principal: Principal | None) -> dict[str, str]:
+                         principal: Principal | None) -> dict[str, bytes]:
     lecture_id = shared.data["lecture"].id
     progress = checkin = None
     if principal is not None:

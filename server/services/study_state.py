@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Insert, event, text
 from sqlalchemy.orm import ORMExecuteState, Session
@@ -25,8 +25,7 @@ TTL_S = 5.0
 MAX_PEOPLE = 20_000
 
 
-@dataclass(frozen=True)
-class Progress:
+class Progress(NamedTuple):
     """What a lecture page shows of one person's progress (the fields the watch slot reads)."""
 
     last_position_s: float
@@ -35,8 +34,7 @@ class Progress:
     completed_at: bool
 
 
-@dataclass(frozen=True)
-class CheckedIn:
+class CheckedIn(NamedTuple):
     at: datetime
 
 
