@@ -31,6 +31,8 @@ from server.services import heartbeat as heartbeats
 PATH = re.compile(r"/api/v1/viewing-sessions/([^/]+)/heartbeats")
 MAX_BODY_BYTES = 4096  # a heartbeat is about 200 bytes
 INT32 = 2**31 - 1
+# One encoder for every reply: json.dumps with non-default separators builds a new one per call.
+_compact_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 class HeartbeatIn(BaseModel):
@@ -88,7 +90,7 @@ async def _heartbeat(scope: Scope, receive: Receive, session_id: str) -> bytes:
     beat = Beat(body.seq, body.position_s, body.rate, body.paused, body.visible, body.event, body.client_elapsed_ms)
     outcome = await heartbeats.record_heartbeat(scope["app"].state.runtime, session_id=session_id,
                                                 beat_in=heartbeats.BeatIn(body.token, beat))
-    return json.dumps(outcome._asdict(), separators=(",", ":")).encode()
+    return _compact_json(outcome._asdict()).encode()
 
 
 async def _read_body(receive: Receive) -> bytes:
