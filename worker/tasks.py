@@ -9,7 +9,7 @@ from procrastinate import BaseRetryStrategy, JobContext, RetryDecision
 from procrastinate.jobs import Job
 
 from server.db import transaction
-from server.jobs import PING_TASK, TRANSCODE_TASK, job_app
+from server.jobs import PING_TASK, TRANSCODE_TASK, job_app, prune_finished_jobs
 from server.models.system import WorkerPing
 from server.services import purge, uploads
 from worker import recovery, transcode
@@ -20,6 +20,7 @@ RECOVER_STALLED_TASK = "worker.tasks.recover_stalled_jobs"
 ABORT_STALE_UPLOADS_TASK = "worker.tasks.abort_stale_uploads"
 PURGE_MEDIA_TASK = "worker.tasks.purge_media"
 PURGE_STAGED_IMPORTS_TASK = "worker.tasks.purge_staged_imports"
+PRUNE_JOBS_TASK = "worker.tasks.prune_jobs"
 
 
 @job_app.task(name=PING_TASK, queue="default")
@@ -75,3 +76,9 @@ async def purge_media(timestamp: int) -> None:
 @job_app.task(name=PURGE_STAGED_IMPORTS_TASK, queue="default", queueing_lock="purge-staged-imports")
 async def purge_staged_imports(timestamp: int) -> None:
     await purge.purge_staged_imports(runtime())
+
+
+@job_app.periodic(cron="27 3 * * *")
+@job_app.task(name=PRUNE_JOBS_TASK, queue="default", queueing_lock="prune-jobs", pass_context=True)
+async def prune_jobs(context: JobContext, timestamp: int) -> None:
+    await prune_finished_jobs(context.app)

@@ -3,9 +3,11 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from sqlalchemy import text
+
 from server import keys
 from server.db import transaction
-from server.jobs import TRANSCODE_TASK, defer
+from server.jobs import PING_TASK, TRANSCODE_TASK, defer, prune_finished_jobs
 from server.models.base import utcnow
 from server.models.catalogue import Lecture
 from server.models.media import Media, MediaState, Upload, UploadState
@@ -149,3 +151,24 @@ async def test_staged_imports_never_committed_are_deleted_after_a_day(runtime: R
     assert await purge_staged_imports(runtime, now=utcnow() + STAGED_IMPORT_MAX_AGE + timedelta(minutes=1)) >= 2
     assert not set(staged) & set(runtime.storage.list_keys(keys.IMPORTS_PREFIX))
     assert runtime.storage.size_of(other) == 5
+
+
+async def test_finished_jobs_are_pruned_by_age_and_outcome(runtime: Runtime) -> None:
+    async def job(status: str, days_ago: int) -> int:
+        job_id = await defer(runtime.jobs, PING_TASK, requested_by="prune-test")
+        async with runtime.sessions() as db:
+            await db.exec(text("UPDATE procrastinate_jobs SET status = CAST(:s AS procrastinate_job_status) "
+                               "WHERE id = :j").bindparams(s=status, j=job_id))
+            await db.exec(text("UPDATE procrastinate_events SET at = now() - make_interval(days => :d) "
+                               "WHERE job_id = :j").bindparams(d=days_ago, j=job_id))
+            await db.commit()
+        return job_id
+
+    jobs = {"old success": await job("succeeded", 8), "recent success": await job("succeeded", 6),
+            "old failure": await job("failed", 31), "recent failure": await job("failed", 8),
+            "old cancellation": await job("cancelled", 31), "waiting": await job("todo", 40)}
+    await prune_finished_jobs(runtime.jobs)
+    async with runtime.sessions() as db:
+        left = set((await db.exec(text("SELECT id FROM procrastinate_jobs WHERE id = ANY(:ids)").bindparams(
+            ids=list(jobs.values())))).scalars())
+    assert {name for name, job_id in jobs.items() if job_id in left} == {"recent success", "recent failure", "waiting"}
