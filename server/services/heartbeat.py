@@ -152,7 +152,7 @@ async def _credit(runtime: Runtime, session_id: str, state: State, beat: Beat) -
 
     From judging to queueing the write nothing awaits, and the session stays marked pending until the
     write is done, so this process never judges two heartbeats of one session against the same state.
-    The cache is updated by the write's first done-callback, before any waiting heartbeat resumes."""
+    The writer updates the cache (``settle``) before any waiting heartbeat resumes."""
     now = time.monotonic()
     allowed, tokens = admit(state.tokens, now - state.bucket_mono)
     if not allowed:
@@ -165,21 +165,10 @@ async def _credit(runtime: Runtime, session_id: str, state: State, beat: Beat) -
         watched = total(spans)
     done = state.completed or is_completed(watched, state.policy.duration_s, state.completion_ratio)
     c = verdict.cursor
-    written = writer_for(direct_pool(runtime.engine)).submit(state.user_id, Write(
-        sid=session_id, seq=beat.seq, expect=state.cursor.seq, bucket_at=state.bucket_at, opened_at=state.opened_at,
-        max_rate=state.policy.max_rate, hidden=state.policy.credit_hidden, ratio=state.completion_ratio,
-        duration=state.policy.duration_s, prev_watched=state.watched, prev_completed=state.completed,
-        cseq=c.seq, cms=c.client_ms, cpos=c.position_s, crate=c.rate, cplaying=c.playing,
-        credit=verdict.credit_s, anom=1 if verdict.anomaly else 0, tokens=tokens,
-        pos=beat.position_s, rate=beat.rate, paused=beat.paused, visible=beat.visible, event=beat.event,
-        ms=beat.client_ms, cfrom=span[0] if span else None, cto=span[1] if span else None, anomaly=verdict.anomaly,
-        spans=json.dumps(spans) if span else None, watched=watched, accepted=verdict.accepted, completed=done))
-    _pending[session_id] = written
 
-    def settle(future: asyncio.Future[datetime | None]) -> None:
-        if _pending.get(session_id) is future:
+    def settle(bucket_at: datetime | None) -> None:  # called by the writer, before ``written`` resolves
+        if _pending.get(session_id) is written:
             del _pending[session_id]
-        bucket_at = None if future.cancelled() or future.exception() else future.result()
         if bucket_at is None:
             _states.pop(session_id, None)  # not written: read afresh and judge again
             return
@@ -188,7 +177,20 @@ async def _credit(runtime: Runtime, session_id: str, state: State, beat: Beat) -
                                              completed=done))
         study_state.forget(runtime, state.user_id)
 
-    written.add_done_callback(settle)
+    written = writer_for(direct_pool(runtime.engine)).submit(state.user_id, Write(
+        sid=session_id, seq=beat.seq, expect=state.cursor.seq, bucket_at=state.bucket_at, opened_at=state.opened_at,
+        max_rate=state.policy.max_rate, hidden=state.policy.credit_hidden, ratio=state.completion_ratio,
+        duration=state.policy.duration_s, prev_watched=state.watched, prev_completed=state.completed,
+        cseq=c.seq, cms=c.client_ms, cpos=c.position_s, crate=c.rate, cplaying=c.playing,
+        credit=verdict.credit_s, anom=1 if verdict.anomaly else 0, tokens=tokens,
+        pos=beat.position_s, rate=beat.rate, paused=beat.paused, visible=beat.visible, event=beat.event,
+        ms=beat.client_ms, cfrom=span[0] if span else None, cto=span[1] if span else None, anomaly=verdict.anomaly,
+        spans=json.dumps(spans) if span else None, watched=watched, accepted=verdict.accepted, completed=done),
+        settle)
+
+    _pending[session_id] = written
+    # Shielded: a caller that goes away must not cancel the write, which later heartbeats of this session
+    # wait for (above) and which other rows of its batch share.
     if await asyncio.shield(written) is None:
         return None
     return BeatOutcome(verdict.accepted, False, watched, coverage(watched, state.policy.duration_s), done)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -134,8 +135,10 @@ SELECT id, bucket_at FROM vs
 # database that stays unreachable fails their reads in turn.
 RETRYABLE = (psycopg.OperationalError, errors.UniqueViolation)
 
-# (person, the write, its caller's future)
-Queued = tuple[int, Write, asyncio.Future[datetime | None]]
+# Told the outcome of one write (the session's new bucket time, or None: not written) before its caller resumes.
+Settle = Callable[[datetime | None], None]
+# (person, the write, told the outcome, its caller's future)
+Queued = tuple[int, Write, Settle, asyncio.Future[datetime | None]]
 
 
 def batch_params(writes: list[Write]) -> dict[str, list[Any]]:
@@ -169,13 +172,12 @@ class HeartbeatWriter:
         self._in_flight = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def submit(self, user_id: int, write: Write) -> asyncio.Future[datetime | None]:
-        """Queue one guarded write. The future gives the session's new bucket time once committed, or
-        None if the guard did not hold (nothing written). Await it shielded: a caller that goes away
-        must not cancel a write that other rows of its batch share."""
+    def submit(self, user_id: int, write: Write, settle: Settle) -> asyncio.Future[datetime | None]:
+        """Queue one guarded write. ``settle`` and then the future get the session's new bucket time once
+        committed, or None if the guard did not hold (nothing written). Await the future shielded: a caller
+        that goes away must not cancel a write that other rows of its batch share."""
         future: asyncio.Future[datetime | None] = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_mark_retrieved)
-        self._queue.append((user_id, write, future))
+        self._queue.append((user_id, write, settle, future))
         if self._in_flight < MAX_IN_FLIGHT:
             self._in_flight += 1
             task = asyncio.create_task(self._drain())
@@ -193,24 +195,22 @@ class HeartbeatWriter:
     async def _write(self, batch: list[Queued]) -> None:
         try:
             async with self._pool.connection() as conn:
-                cursor = await conn.execute(WRITE_BATCH, batch_params([write for _, write, _ in batch]),
+                cursor = await conn.execute(WRITE_BATCH, batch_params([write for _, write, _, _ in batch]),
                                            prepare=True)
                 written = dict(await cursor.fetchall())
         except RETRYABLE:
             written = {}
         except Exception as exc:  # a bug of ours, not the database's state: every caller gets the error
-            for _, _, future in batch:
+            for _, _, settle, future in batch:
+                settle(None)
                 if not future.done():
                     future.set_exception(exc)
             return
-        for _, write, future in batch:
+        for _, write, settle, future in batch:
+            outcome = written.get(write.sid)
+            settle(outcome)
             if not future.done():
-                future.set_result(written.get(write.sid))
-
-
-def _mark_retrieved(future: asyncio.Future[Any]) -> None:
-    if not future.cancelled():
-        future.exception()  # a caller that went away must not leave "exception never retrieved" noise
+                future.set_result(outcome)
 
 
 _writers: weakref.WeakKeyDictionary[DirectPool, HeartbeatWriter] = weakref.WeakKeyDictionary()

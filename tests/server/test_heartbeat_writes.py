@@ -23,7 +23,7 @@ from tests.server.attendance_fixtures import backdate, beat, online_lecture, ope
 
 
 def _queue(*people: int) -> deque[Queued]:
-    return deque((p, _write(f"s{i}"), asyncio.Future()) for i, p in enumerate(people))
+    return deque((p, _write(f"s{i}"), lambda _: None, asyncio.Future()) for i, p in enumerate(people))
 
 
 def _write(sid: str, **values: Any) -> Write:
@@ -33,8 +33,8 @@ def _write(sid: str, **values: Any) -> Write:
 async def test_a_batch_holds_one_row_per_person_and_the_rest_keep_their_order() -> None:
     queue = _queue(1, 2, 1, 3, 2, 1)
     first = take_batch(queue, 10)
-    assert [(p, w.sid) for p, w, _ in first] == [(1, "s0"), (2, "s1"), (3, "s3")]
-    assert [(p, w.sid) for p, w, _ in queue] == [(1, "s2"), (2, "s4"), (1, "s5")]
+    assert [(p, w.sid) for p, w, *_ in first] == [(1, "s0"), (2, "s1"), (3, "s3")]
+    assert [(p, w.sid) for p, w, *_ in queue] == [(1, "s2"), (2, "s4"), (1, "s5")]
     assert [p for p, *_ in take_batch(queue, 10)] == [1, 2]
     assert [p for p, *_ in take_batch(queue, 10)] == [1]
     limited = _queue(1, 2, 3)
