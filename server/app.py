@@ -120,7 +120,7 @@ def create_app(settings: Settings, runtime: Runtime | None = None) -> Starlette:
         # Requests allocate thousands of short-lived objects; at the default threshold (700) the young
         # generation was collected every few requests, and those passes took an eighth of a heartbeat's
         # CPU. Cycles (futures, tracebacks) still get collected, a few MB later.
-        gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 100)
+        gc.set_threshold(GC_YOUNG_THRESHOLD)  # older generations keep their default thresholds
         try:
             yield
         finally:
