@@ -20,7 +20,6 @@ from server.services import catalogue, search, study_state
 from server.services.images import image_url
 from server.templating import render
 
-# Lecture pages are many (a long tail), so each is kept longer than a list; edits here forget it at once.
 LECTURE_SLOTS = {"watch": "lecture/_watch.html", "checkin": "lecture/_checkin.html"}
 # A presigned URL is reused for a while so image redirects (and the browser caches they allow) stay stable.
 _signed: dict[str, tuple[float, str]] = {}
