@@ -134,8 +134,8 @@ def direct_pool(engine: AsyncEngine) -> DirectPool:
         url = libpq_url(engine.url.render_as_string(hide_password=False))
         # Asynchronous commit: see server.services.heartbeat_writes for why heartbeats may use it. A statement
         # that hangs (a lock held elsewhere, a stalled server) is cut off rather than holding its batch's callers.
-        # Prepared statements keep one generic plan: the batch's arrays would otherwise be planned afresh for
-        # each batch (their lengths make every custom plan look cheaper), which cost more than running it.
+        # Prepared statements keep one generic plan: planning the heartbeat batch statement takes about as long
+        # as running a small batch (0.7 ms in EXPLAIN), and its plan does not depend on the values.
         pool = _direct[sync_engine] = DirectPool(url, engine.pool.size(),  # type: ignore[attr-defined]
                                                  options="-c synchronous_commit=off -c statement_timeout=10s "
                                                          "-c plan_cache_mode=force_generic_plan")
