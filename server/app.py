@@ -53,6 +53,7 @@ from server.templating import STATIC_DIR, make_environment, render
 log = structlog.get_logger()
 GC_YOUNG_THRESHOLD = 50_000
 
+
 def all_routes() -> list[BaseRoute]:
     # Starlette tries routes in order: the pages every visitor browses come first (heartbeats, hotter still,
     # never get here: HeartbeatEndpoint). No two modules' paths overlap, so the order changes nothing else.
