@@ -161,7 +161,8 @@ def by_hand(argv: list[str], src: Path, work: Path) -> float:
     shutil.copyfile(src, private)
     source_arg = next(a for a in argv if a.startswith("file:"))
     outdir = work / "out"
-    for name in {a.split("/")[0] for a in argv if a.endswith("/index.m3u8")}:
+    # Rung directories, from plain HLS outputs or tee slaves ("[...]360p/index.m3u8|...").
+    for name in {name for a in argv for name in re.findall(r"([\w-]+)/index\.m3u8", a)}:
         (outdir / name).mkdir(parents=True)
     ffmpeg_run([f"file:{private}" if a == source_arg else a for a in argv], cwd=outdir)
     return time.monotonic() - started

@@ -2,11 +2,12 @@
 
 One process decodes the source once and scales it in a cascade (each rung from a
 bigger rung's picture, see `scale_parents`); every rung's picture feeds its libx264
-encoder, and the poster and thumbnail-sprite branches reuse rung pictures. Each rung is its
-own HLS output (fMP4 segments, EVENT playlist) so the lowest rung is playable
-while the others are still encoding. Output paths are relative: the runner
-starts ffmpeg with the output directory as its working directory, so no
-caller-chosen path is ever parsed by ffmpeg as a pattern or URL.
+encoder, and the poster and thumbnail-sprite branches reuse rung pictures. Audio is encoded
+once per distinct bitrate and shared: all streams go to one tee output that hands each rung
+its own HLS muxer (fMP4 segments, EVENT playlist), so the lowest rung is playable while the
+others are still encoding. Output paths are relative: the runner starts ffmpeg with the
+output directory as its working directory, so no caller-chosen path is ever parsed by ffmpeg
+as a pattern or URL.
 """
 
 from __future__ import annotations
@@ -37,25 +38,29 @@ class EncoderSettings:
     """x264 settings, tuned on lecture content with bench/transcode.py.
 
     All rungs encode at once in one process, so the rungs are the parallelism: one thread per
-    encoder avoids frame-threading overhead. Measured on 2 cores with the 120 s 1080p source,
-    the process already keeps ~1.9 cores busy (68 CPU-s in 36 s) and the 1080p encoder is ~27 %
-    of the CPU time, not a critical path; more x264 threads there changed nothing. So the
-    levers are CPU-seconds: large rungs (short side ≥ `large_min_side`) cost most per frame;
-    without B-frames, with a short lookahead and full-pel motion search (subme=0 skips x264's
-    half-pel interpolation of every frame, −5 CPU-s at the same VMAF) x264 spends far less
-    on static slides there, and a slightly higher CRF gives back the bits. Small rungs keep
-    veryfast's defaults: at 720p, dropping B-frames or subme cost 5-12 % more bits or over a
-    VMAF point.
+    encoder avoids frame-threading overhead, and the process keeps ~1.9 of 2 cores busy. So
+    the levers are CPU-seconds. Measured per encoder thread on the 120 s 1080p source, x264
+    has a per-frame floor on static slides (ultrafast still costs half of veryfast), and
+    what is left above it is B-frame decisions and sub-pel search:
+
+    * Large rungs (short side ≥ `large_min_side`): no B-frames, a short lookahead and full-pel
+      search (subme=0 skips the half-pel interpolation of every frame), a slightly higher CRF
+      gives back the bits. Partitions, 8x8dct, weightp or deblock there moved < 0.6 CPU-s.
+    * Smaller rungs: one B-frame instead of veryfast's adaptive three (the same bits for
+      −13 % CPU at 720p) and diamond search with subme=1 (−17 % more for ~8 % more bits),
+      CRF 24 brings the bits back under PeerTube's at −0.6 to −0.9 VMAF. subme=0 or no
+      B-frames cost 8-17 % more bits for little CPU.
     """
 
     preset: str = "veryfast"
     tune: str | None = None
-    crf: float = 23
-    x264_params: str = ""
+    crf: float = 24
+    x264_params: str = "bframes=1:me=dia:subme=1"
     large_min_side: int = 1080
     large_crf: float = 23.8
     large_x264_params: str = "bframes=0:me=dia:subme=0:rc-lookahead=5"
     threads: int = 1  # per encoder; 0 lets x264 decide
+    decoder_threads: int = 1  # 0 lets the decoder decide
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +117,13 @@ def scale_parents(renditions: list[Rendition]) -> list[int | None]:
 
 def _filter_graph(
     info: MediaInfo, renditions: list[Rendition], sprite: SpritePlan | None, poster_at: float | None
-) -> tuple[str, dict[str, str], dict[str, str]]:
-    """The filter_complex text and, per rung name, its video and audio pad labels."""
+) -> tuple[str, dict[str, str], list[str]]:
+    """The filter_complex text, the video pad label per rung name, the audio pad per `audio_encodings` entry."""
     chains: list[str] = []
     video_pads: dict[str, str] = {}
-    audio_pads: dict[str, str] = {}
+    audio_pads: list[str] = []
     video_rungs = [r for r in renditions if r.has_video]
-    audio_rungs = [r for r in renditions if r.audio_kbps]
+    encodings = audio_encodings(renditions)
     if video_rungs and info.video is not None:
         parents = scale_parents(video_rungs)
         # Consumers of each picture: key None is the source (after fps), an int a rung's scaled output.
@@ -136,9 +141,7 @@ def _filter_graph(
         # Parents before children, so each chain reads a label defined above it.
         for i in sorted(range(len(video_rungs)), reverse=True):
             rung = video_rungs[i]
-            chains.append(
-                f"[s{i}]scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p" + _fan_out(feeds[i])
-            )
+            chains.append(f"[s{i}]{_scaler(rung, from_source=parents[i] is None)}" + _fan_out(feeds[i]))
             video_pads[rung.name] = f"[v{i}]"
         if sprite is not None:
             chains.append(
@@ -149,37 +152,55 @@ def _filter_graph(
             )
         if poster_at is not None:
             chains.append(f"[poster_in]trim=start={poster_at},scale={poster_width}:-2,setsar=1[poster]")
-    if audio_rungs and info.audio is not None:
-        labels = [f"as{i}" for i in range(len(audio_rungs))]
-        chains.append(
-            "[0:a:0]aresample=48000:async=1:first_pts=0,"
-            f"asplit={len(audio_rungs)}" + "".join(f"[{label}]" for label in labels)
-        )
-        for rung, label in zip(audio_rungs, labels, strict=True):
-            audio_pads[rung.name] = f"[{label}]"
+    if encodings and info.audio is not None:
+        labels = [f"a{j}" for j in range(len(encodings))]
+        chains.append("[0:a:0]aresample=48000:async=1:first_pts=0" + _fan_out(labels, "asplit"))
+        audio_pads = [f"[{label}]" for label in labels]
     return ";".join(chains), video_pads, audio_pads
 
 
-def _fan_out(labels: list[str]) -> str:
-    """Filter-chain tail that hands one picture to every label."""
+def _scaler(rung: Rendition, *, from_source: bool) -> str:
+    """Filters that turn a rung's parent picture into the rung's yuv420p picture with square pixels.
+
+    The source can be any pixel format and range, so libswscale (which converts anything) takes
+    the rung that is scaled from it. Other rungs are scaled from a rung's yuv420p picture, where
+    zimg does the same bicubic (B=0, C=0.6 is libswscale's default kernel) in about 30 % less CPU.
+    """
+    if from_source:
+        return f"scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p"
+    return f"zscale={rung.width}:{rung.height}:filter=bicubic:param_a=0:param_b=0.6,setsar=1"
+
+
+def _audio_key(rung: Rendition) -> tuple[int, int]:
+    return rung.audio_kbps, rung.audio_channels
+
+
+def audio_encodings(renditions: list[Rendition]) -> list[tuple[int, int]]:
+    """Distinct (kbps, channels) audio encodings, in first-use order: each is encoded once and shared."""
+    return list(dict.fromkeys(_audio_key(r) for r in renditions if r.audio_kbps))
+
+
+def _fan_out(labels: list[str], split: str = "split") -> str:
+    """Filter-chain tail that hands one picture (or, with asplit, one audio stream) to every label."""
     if len(labels) == 1:
         return f"[{labels[0]}]"
-    return f",split={len(labels)}" + "".join(f"[{label}]" for label in labels)
+    return f",{split}={len(labels)}" + "".join(f"[{label}]" for label in labels)
 
 
-def _video_codec_args(rung: Rendition, enc: EncoderSettings) -> list[str]:
+def _video_codec_args(rung: Rendition, enc: EncoderSettings, stream: int) -> list[str]:
+    """Encoder options for the output's video stream number `stream`."""
     large = min(rung.width, rung.height) >= enc.large_min_side
     crf = enc.large_crf if large else enc.crf
     x264_params = enc.large_x264_params if large else enc.x264_params
-    args = ["-c:v", "libx264", "-preset", enc.preset]
+    args = ["-c", "libx264", "-preset", enc.preset]
     if enc.tune:
         args += ["-tune", enc.tune]
     args += [
         "-crf", f"{crf:g}",
         "-maxrate", f"{rung.video_kbps}k",
         "-bufsize", f"{rung.video_kbps * 2}k",
-        "-profile:v", "high",
-        "-level:v", rung.level,
+        "-profile", "high",
+        "-level", rung.level,
         "-pix_fmt", "yuv420p",
         # The same frame count per GOP in every rung, all fed by one fps filter:
         # keyframes line up across renditions and every segment starts with one.
@@ -191,21 +212,32 @@ def _video_codec_args(rung: Rendition, enc: EncoderSettings) -> list[str]:
         args += ["-threads", str(enc.threads)]
     if x264_params:
         args += ["-x264-params", x264_params]
-    return args
+    return _for_stream(args, f"v:{stream}")
 
 
-def hls_output_args(name: str) -> list[str]:
-    return [
-        "-f", "hls",
-        "-hls_time", str(SEGMENT_S),
-        "-hls_playlist_type", "event",
-        "-hls_list_size", "0",
-        "-hls_segment_type", "fmp4",
-        "-hls_fmp4_init_filename", INIT_SEGMENT,
-        "-hls_flags", "independent_segments+temp_file",
-        "-hls_segment_filename", f"{name}/{SEGMENT_PATTERN}",
-        f"{name}/{PLAYLIST}",
-    ]
+def _for_stream(args: list[str], specifier: str) -> list[str]:
+    """Flag/value pairs with every flag limited to one output stream (`-crf` -> `-crf:v:2`)."""
+    return [f"{arg}:{specifier}" if i % 2 == 0 else arg for i, arg in enumerate(args)]
+
+
+def hls_slave(name: str, streams: list[str]) -> str:
+    """One tee slave: the HLS muxer of rung `name`, fed the tee's streams `streams` (e.g. v:0, a:0).
+
+    Names and values are ours (rung names are letters and digits), so nothing needs escaping
+    beyond the quoted stream list.
+    """
+    options = {
+        "select": "\\'" + ",".join(streams) + "\\'",
+        "f": "hls",
+        "hls_time": str(SEGMENT_S),
+        "hls_playlist_type": "event",
+        "hls_list_size": "0",
+        "hls_segment_type": "fmp4",
+        "hls_fmp4_init_filename": INIT_SEGMENT,
+        "hls_flags": "independent_segments+temp_file",
+        "hls_segment_filename": f"{name}/{SEGMENT_PATTERN}",
+    }
+    return "[" + ":".join(f"{key}={value}" for key, value in options.items()) + f"]{name}/{PLAYLIST}"
 
 
 def transcode_argv(
@@ -224,18 +256,32 @@ def transcode_argv(
     argv = [
         ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
         "-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
+        # Frame-threaded decoding costs ~20 % more CPU than one thread, and the encoders are
+        # the parallelism (a 1080p decode thread is a fraction of one 1080p encoder).
+        "-threads", str(encoder.decoder_threads),
         *input_args(src, info, limits),
         "-filter_complex", graph,
     ]
-    limit = ["-t", f"{limits.max_duration_s:g}"]
+    # One output whose streams are every rung's video, then each audio encoding once; the tee gives
+    # every rung's HLS muxer its own video stream and the audio stream it shares with the others.
+    video_rungs = [r for r in renditions if r.name in video_pads]
+    for i, rung in enumerate(video_rungs):
+        argv += ["-map", video_pads[rung.name], *_video_codec_args(rung, encoder, i)]
+    encodings = audio_encodings(renditions) if audio_pads else []
+    for j, ((kbps, channels), pad) in enumerate(zip(encodings, audio_pads, strict=True)):
+        argv += ["-map", pad, *_for_stream(["-c", "aac", "-b", f"{kbps}k", "-ac", str(channels)], f"a:{j}")]
+    slaves = []
     for rung in renditions:
-        out: list[str] = []
-        if rung.name in video_pads:
-            out += ["-map", video_pads[rung.name], *_video_codec_args(rung, encoder)]
-        if rung.name in audio_pads:
-            out += ["-map", audio_pads[rung.name], "-c:a", "aac", "-b:a", f"{rung.audio_kbps}k",
-                    "-ac", str(rung.audio_channels)]
-        argv += [*out, *limit, *hls_output_args(rung.name)]
+        streams = [f"v:{video_rungs.index(rung)}"] if rung in video_rungs else []
+        if encodings and rung.audio_kbps:
+            streams.append(f"a:{encodings.index(_audio_key(rung))}")
+        slaves.append(hls_slave(rung.name, streams))
+    argv += [
+        # The tee cannot tell encoders that its HLS muxers want codec headers out of band (avcC in init.mp4).
+        "-flags", "+global_header",
+        "-t", f"{limits.max_duration_s:g}",
+        "-f", "tee", "|".join(slaves),
+    ]
     if sprite is not None and "[sprite]" in graph:
         argv += ["-map", "[sprite]", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "4",
                  "-pix_fmt", "yuvj420p", "-update", "1", "-f", "image2", SPRITE]

@@ -26,6 +26,18 @@ def values_of(argv: list[str], flag: str) -> list[str]:
     return [argv[i + 1] for i, arg in enumerate(argv) if arg == flag]
 
 
+def per_stream(argv: list[str], flag: str) -> dict[str, str]:
+    """Values of a per-stream option (`-crf:v:2 23`) by stream specifier ("v:2")."""
+    prefix = flag + ":"
+    return {arg.removeprefix(prefix): argv[i + 1] for i, arg in enumerate(argv) if arg.startswith(prefix)}
+
+
+def tee_slaves(argv: list[str]) -> list[str]:
+    """The one tee output's slave specs, one per rung."""
+    assert values_of(argv, "-f").count("tee") == 1
+    return argv[argv.index("tee") + 1].split("|")
+
+
 def test_input_is_locked_down() -> None:
     argv = argv_for()
     assert argv[:3] == ["ffmpeg", "-hide_banner", "-nostdin"]
@@ -37,14 +49,17 @@ def test_input_is_locked_down() -> None:
     assert values_of(argv, "-max_pixels") == [str(4096 * 4096)]
     assert argv.count("-i") == 1
     assert values_of(argv, "-progress") == ["pipe:1"]
+    assert argv[argv.index("-threads") + 1] == "1"  # decoder threads, an input option before -i
+    assert argv.index("-threads") < i
 
 
 def test_one_decode_split_per_rung_and_first_streams_only() -> None:
     argv = argv_for()
     graph = values_of(argv, "-filter_complex")[0]
     assert graph.startswith("[0:v:1]fps=30[s3];")  # decoded once, only the top rung scales the source
-    assert "[0:a:0]aresample=48000:async=1:first_pts=0,asplit=5" in graph
+    assert "[0:a:0]aresample=48000:async=1:first_pts=0,asplit=2[a0][a1]" in graph  # 96k shared, 64k
     assert graph.count("scale=") == 6  # 4 rungs + sprite + poster
+    assert graph.count("zscale=") == 3  # rungs scaled from a rung's yuv420p picture
     assert graph.count("[0:v:1]") == 1
     assert "0:s" not in graph and "0:d" not in graph
     maps = values_of(argv, "-map")
@@ -58,26 +73,29 @@ def test_rungs_scale_in_a_cascade_of_large_steps() -> None:
     assert commands.scale_parents(video) == [2, 2, 3, None]
     graph = values_of(argv_for(), "-filter_complex")[0]
     assert "[s3]scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p,split=2[v3][s2]" in graph
-    assert "[s2]scale=1280:720:flags=bicubic,setsar=1,format=yuv420p,split=4[v2][s0][s1][poster_in]" in graph
-    assert "[s0]scale=640:360:flags=bicubic,setsar=1,format=yuv420p,split=2[v0][sprite_in]" in graph
+    assert "[s2]zscale=1280:720:filter=bicubic:param_a=0:param_b=0.6,setsar=1,split=4[v2][s0][s1][poster_in]" in graph
+    assert "[s0]zscale=640:360:filter=bicubic:param_a=0:param_b=0.6,setsar=1,split=2[v0][sprite_in]" in graph
     assert "[poster_in]trim=start=12.0,scale=1280:-2" in graph
 
 
 def test_every_rung_is_h264_with_aligned_two_second_gops() -> None:
     argv = argv_for()
-    assert set(values_of(argv, "-c:v")) == {"libx264", "mjpeg"}
-    assert values_of(argv, "-c:v").count("libx264") == 4
-    assert set(values_of(argv, "-g")) == {"60"} and set(values_of(argv, "-keyint_min")) == {"60"}
-    assert set(values_of(argv, "-sc_threshold")) == {"0"}
-    assert set(values_of(argv, "-hls_segment_type")) == {"fmp4"}
-    assert set(values_of(argv, "-hls_time")) == {"2"}
-    assert set(values_of(argv, "-hls_playlist_type")) == {"event"}
-    assert values_of(argv, "-b:a") == ["96k", "96k", "96k", "96k", "64k"]
-    assert values_of(argv, "-maxrate") == ["691k", "1107k", "2212k", "4355k"]
-    assert [a for a in argv if a.endswith("index.m3u8")] == [
-        "360p/index.m3u8", "480p/index.m3u8", "720p/index.m3u8", "1080p/index.m3u8", "a64k/index.m3u8",
+    codecs = {**{f"v:{i}": "libx264" for i in range(4)}, "a:0": "aac", "a:1": "aac", "v": "mjpeg"}  # + sprite, poster
+    assert per_stream(argv, "-c") == codecs
+    assert set(per_stream(argv, "-g").values()) == {"60"} and set(per_stream(argv, "-keyint_min").values()) == {"60"}
+    assert set(per_stream(argv, "-sc_threshold").values()) == {"0"}
+    assert per_stream(argv, "-b") == {"a:0": "96k", "a:1": "64k"}  # each audio encoding once
+    assert list(per_stream(argv, "-maxrate").values()) == ["691k", "1107k", "2212k", "4355k"]
+    assert values_of(argv, "-flags") == ["+global_header"]  # avcC / esds in init.mp4, as plain HLS would
+    slaves = tee_slaves(argv)
+    hls = ("f=hls:hls_time=2:hls_playlist_type=event:hls_list_size=0:hls_segment_type=fmp4:"
+           "hls_fmp4_init_filename=init.mp4:hls_flags=independent_segments+temp_file")
+    assert slaves == [
+        f"[select=\\'{streams}\\':{hls}:hls_segment_filename={name}/seg_%05d.m4s]{name}/index.m3u8"
+        for name, streams in [("360p", "v:0,a:0"), ("480p", "v:1,a:0"), ("720p", "v:2,a:0"), ("1080p", "v:3,a:0"),
+                              ("a64k", "a:1")]
     ]
-    assert set(values_of(argv, "-t")) == {"21600"}
+    assert values_of(argv, "-t") == ["21600"]
 
 
 def test_outputs_are_relative_paths() -> None:
@@ -89,8 +107,9 @@ def test_outputs_are_relative_paths() -> None:
 def test_audio_only_has_no_video_branch() -> None:
     argv = argv_for(MediaInfo("mov", "mov", 30.0, 1, None, AUDIO))
     graph = values_of(argv, "-filter_complex")[0]
-    assert "0:v" not in graph and "-c:v" not in argv
-    assert values_of(argv, "-b:a") == ["64k", "128k"]
+    assert "0:v" not in graph and not per_stream(argv, "-c").keys() - {"a:0", "a:1"}
+    assert per_stream(argv, "-b") == {"a:0": "64k", "a:1": "128k"}
+    assert [slave.split("]")[0].split(":")[0] for slave in tee_slaves(argv)] == ["[select=\\'a"] * 2
 
 
 def test_sprite_plan_and_vtt() -> None:
@@ -114,6 +133,9 @@ def test_master_playlist_parses() -> None:
 
 def test_large_rungs_get_the_fast_settings() -> None:
     argv = argv_for()
-    assert values_of(argv, "-crf") == ["23", "23", "23", "23.8"]
-    assert values_of(argv, "-x264-params") == ["bframes=0:me=dia:subme=0:rc-lookahead=5"]
-    assert set(values_of(argv, "-threads")) == {"1"}
+    assert per_stream(argv, "-crf") == {"v:0": "24", "v:1": "24", "v:2": "24", "v:3": "23.8"}
+    assert per_stream(argv, "-x264-params") == {
+        "v:0": "bframes=1:me=dia:subme=1", "v:1": "bframes=1:me=dia:subme=1", "v:2": "bframes=1:me=dia:subme=1",
+        "v:3": "bframes=0:me=dia:subme=0:rc-lookahead=5",
+    }
+    assert set(per_stream(argv, "-threads").values()) == {"1"}
