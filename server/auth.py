@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
+from server.middleware import request_cookies
 from server.models.base import utcnow
 from server.models.people import AuditEntry, Unit, User, WebSession
 from server.permissions import Actor
@@ -74,17 +75,19 @@ _digest = lru_cache(maxsize=MAX_REMEMBERED)(token_digest)
 
 async def load_principal(conn: HTTPConnection) -> Principal | None:
     """The signed-in person for this request (cached on the request), or None."""
-    if "principal" in conn.state._state:
-        return conn.state.principal
+    state = conn.scope.setdefault("state", {})
+    if "principal" in state:
+        principal: Principal | None = state["principal"]
+        return principal
     principal = None
-    token = conn.cookies.get(cookie_name(conn))
+    token = request_cookies(conn.scope).get(cookie_name(conn))
     if token and len(token) <= 100:
         runtime = conn.app.state.runtime
         key = (runtime.settings.database_url or "", _digest(token))
         remembered = await _remembered.get(key, lambda: _lookup(runtime, key[1]))
         if time.monotonic() < remembered.session_ends:  # a remembered session is never used past its expiry
             principal = remembered.principal
-    conn.state.principal = principal
+    state["principal"] = principal
     return principal
 
 

@@ -20,6 +20,7 @@ CSRF_COOKIE = "jt_csrf"
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_COOKIES = "jt.cookies"  # request_cookies' entry in the request state
 
 
 class BodyTooLarge(Exception):
@@ -43,6 +44,17 @@ async def send_error(send: Send, status: int, message: str, code: str, *, json_b
                 f'<p><a href="javascript:history.back()">返回上一页</a></p></body></html>').encode()
         ctype = b"text/html; charset=utf-8"
     await send_body(send, status, body, ctype)
+
+
+def request_cookies(scope: Scope) -> dict[str, str]:
+    """The request's cookies, parsed once per request: the CSRF check and the session lookup both read them,
+    each through its own Request object, which would otherwise parse the header again."""
+    state = scope.setdefault("state", {})
+    cookies: dict[str, str] | None = state.get(_COOKIES)
+    if cookies is None:
+        header = next((value for name, value in scope["headers"] if name == b"cookie"), b"")
+        cookies = state[_COOKIES] = cookie_parser(header.decode("latin-1"))
+    return cookies
 
 
 def wants_json(scope: Scope) -> bool:
@@ -98,15 +110,14 @@ class CSRFMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope["headers"])
-        token = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(CSRF_COOKIE)
+        token = request_cookies(scope).get(CSRF_COOKIE)
         fresh = token is None or not (20 <= len(token) <= 100)
         if fresh:
             token = new_token(24)
-        scope.setdefault("state", {})["csrf_token"] = token
+        scope["state"]["csrf_token"] = token
 
         if scope["method"] in UNSAFE_METHODS:
-            supplied = headers.get(CSRF_HEADER.encode(), b"").decode("latin-1")
+            supplied = dict(scope["headers"]).get(CSRF_HEADER.encode(), b"").decode("latin-1")
             if not supplied:
                 supplied, receive = await self._form_token(scope, receive)
             if fresh or not supplied or not tokens_equal(supplied, token):

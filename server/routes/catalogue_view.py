@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import segno
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 
 from server.models.catalogue import CATEGORY_LABELS, STATUS_LABELS, VENUE_LABELS
@@ -21,6 +22,7 @@ from server.services.media import playback_urls
 from server.workflow import STEPS
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+MAX_SHARED_QUERY = 200  # bytes; bounds what the parsed-query cache holds
 WEEKDAYS = "一二三四五六日"
 
 
@@ -73,8 +75,21 @@ HELPERS: dict[str, Any] = {
 }
 
 
+@lru_cache(maxsize=1024)
+def _parse_query(raw: bytes) -> QueryParams:
+    return QueryParams(raw)
+
+
+def query(request: Request) -> QueryParams:
+    """The request's query parameters. Catalogue pages are asked for with the same few query strings over and
+    over (a category, a page number, a popular search), and parsing one cost more than filling in the cached
+    page it names, so short ones are parsed once per process (QueryParams is immutable: safe to share)."""
+    raw: bytes = request.scope["query_string"]
+    return _parse_query(raw) if len(raw) <= MAX_SHARED_QUERY else request.query_params
+
+
 def page_of(request: Request) -> int:
-    return page_number(request.query_params.get("page"))
+    return page_number(query(request).get("page"))
 
 
 def page_url(request: Request, number: int) -> str:

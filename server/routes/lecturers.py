@@ -14,7 +14,7 @@ from server.db import transaction
 from server.errors import Invalid, NotFound
 from server.permissions import Access
 from server.routes.base import actor_of, path_int, redirect, route
-from server.routes.catalogue_view import page_of, view
+from server.routes.catalogue_view import page_of, query, view
 from server.services import catalogue, roster, snapshot
 from server.services.images import MAX_IMAGE_BYTES, ImageKind, store_image
 from server.templating import render
@@ -28,8 +28,9 @@ async def upload_bytes(form: FormData, field: str) -> bytes:
 
 
 async def lecturer_list(request: Request) -> Response:
-    category = request.query_params.get("category") or None
-    q = request.query_params.get("q", "")
+    params = query(request)
+    category = params.get("category") or None
+    q = params.get("q", "")
     number = page_of(request)
 
     async def produce() -> dict[str, Any]:
