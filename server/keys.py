@@ -6,12 +6,13 @@ import re
 import uuid
 
 IMAGE_EXT = "jpg"
+IMAGES_PREFIX = "images/"
 # An image key names one stored size: images/{uuid}-{width}.jpg; the row keeps images/{uuid}.jpg.
-_IMAGE_KEY = re.compile(r"^images/[0-9a-f]{32}(-[0-9]{2,4})?\.(jpg|webp|png)$")
+_IMAGE_KEY = re.compile(r"(images/[0-9a-f]{32})(?:-[0-9]{2,4})?(\.(?:jpg|webp|png))")
 
 
 def new_image_key(ext: str = IMAGE_EXT) -> str:
-    return f"images/{uuid.uuid4().hex}.{ext}"
+    return f"{IMAGES_PREFIX}{uuid.uuid4().hex}.{ext}"
 
 
 def sized_image_key(key: str, width: int) -> str:
@@ -22,7 +23,13 @@ def sized_image_key(key: str, width: int) -> str:
 
 def is_image_key(key: str) -> bool:
     """Only keys shaped like ours may be presigned, so the image route can't be aimed at other objects."""
-    return bool(_IMAGE_KEY.match(key))
+    return bool(_IMAGE_KEY.fullmatch(key))
+
+
+def image_base_key(key: str) -> str | None:
+    """The key a row keeps for the image whose stored size ``key`` is (itself if unsized); None if not ours."""
+    match = _IMAGE_KEY.fullmatch(key)
+    return match.group(1) + match.group(2) if match else None
 
 
 # --- uploads and media ----------------------------------------------------------------------------

@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     upload_extensions: str = DEFAULT_UPLOAD_EXTENSIONS
     stale_upload_hours: int = Field(24, ge=1)
     media_purge_grace_hours: float = Field(6, ge=0)
+    image_purge_grace_hours: float = Field(24, ge=0)
     max_body_bytes: int = Field(60 * 1024 * 1024, ge=1024)
 
     site_name: str = "劳模大讲堂"

@@ -20,6 +20,7 @@ RECOVER_STALLED_TASK = "worker.tasks.recover_stalled_jobs"
 ABORT_STALE_UPLOADS_TASK = "worker.tasks.abort_stale_uploads"
 PURGE_MEDIA_TASK = "worker.tasks.purge_media"
 PURGE_STAGED_IMPORTS_TASK = "worker.tasks.purge_staged_imports"
+PURGE_IMAGES_TASK = "worker.tasks.purge_images"
 PRUNE_JOBS_TASK = "worker.tasks.prune_jobs"
 
 
@@ -76,6 +77,12 @@ async def purge_media(timestamp: int) -> None:
 @job_app.task(name=PURGE_STAGED_IMPORTS_TASK, queue="default", queueing_lock="purge-staged-imports")
 async def purge_staged_imports(timestamp: int) -> None:
     await purge.purge_staged_imports(runtime())
+
+
+@job_app.periodic(cron="53 3 * * *")
+@job_app.task(name=PURGE_IMAGES_TASK, queue="default", lock="purge-images", queueing_lock="purge-images")
+async def purge_images(timestamp: int) -> None:
+    await purge.purge_images(runtime())
 
 
 @job_app.periodic(cron="27 3 * * *")

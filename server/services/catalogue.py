@@ -179,5 +179,6 @@ async def set_series_cover(db: AsyncSession, *, actor: Actor, series_id: int, ke
 async def delete_series(db: AsyncSession, *, actor: Actor, series_id: int, ip: str | None) -> None:
     series = await get_series(db, series_id)
     await record(db, actor_id=actor.user_id, action="series.delete", target_type="series", target_id=series_id,
-                 before=series.model_dump(include={"title", "description", "sort", "featured"}), ip=ip)
+                 before=series.model_dump(include={"title", "description", "sort", "featured", "cover_key"}),
+                 ip=ip)
     await db.delete(series)

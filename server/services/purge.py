@@ -8,13 +8,19 @@ stays, marked purged, because attendance and the audit log name it. A lecture's 
 
 Member-import files wait under keys.IMPORTS_PREFIX between preview and commit; those never committed go after
 STAGED_IMPORT_MAX_AGE.
+
+Pictures (lecturer photos, series and lecture covers) are swept rather than tracked: an image is garbage once no
+row names it, whether it was replaced, its row deleted, or it was uploaded for a change that was never saved.
+Nothing is deleted within settings.image_purge_grace_hours of its upload (a form may be about to save it) nor of
+its release as the audit log records it (pages and redirects cached elsewhere may still link it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
 import anyio
@@ -27,9 +33,10 @@ from server import keys
 from server.db import transaction
 from server.jobs import TRANSCODE_TASK
 from server.models.base import utcnow
-from server.models.catalogue import Lecture
+from server.models.catalogue import Lecture, Lecturer, Series
 from server.models.media import Media, MediaState
 from server.runtime import Runtime
+from server.storage import Storage
 
 log = structlog.get_logger()
 
@@ -38,6 +45,11 @@ FINAL = (MediaState.ready, MediaState.failed)
 # A transcode job in one of these states will not run again by itself.
 ENDED_JOB_STATES = ("cancelled", "aborted", "failed")
 ABANDONED = "转码未完成，请重新上传"
+# Every column that names a stored image (the unsized key; its sizes derive from it).
+IMAGE_COLUMNS = (Lecturer.photo_key, Series.cover_key, Lecture.cover_key)
+# Keys listed, decided and deleted at a time (one delete_objects call): the sweep never holds the whole listing.
+IMAGE_SWEEP_BATCH = 1000
+FOREIGN_SAMPLE = 10
 
 
 @dataclass(frozen=True)
@@ -82,6 +94,28 @@ def media_due(media: Iterable[MediaFacts], *, now: datetime, grace: timedelta) -
 def stale_imports(objects: Iterable[tuple[str, datetime]], *, now: datetime) -> list[str]:
     """Keys of staged import files older than STAGED_IMPORT_MAX_AGE."""
     return [key for key, modified in objects if modified <= now - STAGED_IMPORT_MAX_AGE]
+
+
+@dataclass(frozen=True)
+class ImageSweep:
+    garbage: list[str]
+    foreign: list[str]  # under images/ but not shaped like our keys: not ours to judge, so left alone
+
+
+def orphaned_images(stored: Iterable[tuple[str, datetime]], referenced: Set[str], *, now: datetime,
+                    grace: timedelta) -> ImageSweep:
+    """Which stored image objects may go: every size of an image whose key no row names, uploaded over ``grace`` ago.
+
+    ``referenced`` holds row keys (images/{uuid}.jpg); a stored object is any size of one (images/{uuid}-320.jpg)."""
+    garbage: list[str] = []
+    foreign: list[str] = []
+    for key, modified in stored:
+        base = keys.image_base_key(key)
+        if base is None:
+            foreign.append(key)
+        elif base not in referenced and modified < now - grace:
+            garbage.append(key)
+    return ImageSweep(garbage, foreign)
 
 
 # --- the jobs -------------------------------------------------------------------------------------
@@ -146,3 +180,49 @@ async def purge_staged_imports(runtime: Runtime, *, now: datetime | None = None)
     stored = await anyio.to_thread.run_sync(lambda: list(storage.list_modified(keys.IMPORTS_PREFIX)))
     stale = stale_imports(stored, now=now or utcnow())
     return await anyio.to_thread.run_sync(storage.delete_keys, stale) if stale else 0
+
+
+# Image keys the audit log shows leaving a row (replaced, or the row deleted) since a moment; ``before`` is always
+# an object (services.audit.record) and names the image columns it changed with their old values.
+_RELEASED_IMAGE_KEYS = text("""
+SELECT DISTINCT e.value FROM audit_log, jsonb_each_text(audit_log.before) AS e
+WHERE audit_log.at > :since AND e.value LIKE :prefix
+""")
+
+
+async def purge_images(runtime: Runtime, *, now: datetime | None = None) -> int:
+    """Delete the stored images no row names (see orphaned_images); returns how many objects."""
+    now = now or utcnow()
+    grace = timedelta(hours=runtime.settings.image_purge_grace_hours)
+    # Read before listing: a key saved after this read belongs to an upload younger than the grace, which stays.
+    async with runtime.sessions() as db:
+        referenced = await _images_in_use(db, released_since=now - grace)
+    return await anyio.to_thread.run_sync(_sweep_images, runtime.storage, referenced, now, grace)
+
+
+async def _images_in_use(db: AsyncSession, *, released_since: datetime) -> set[str]:
+    """Keys rows name now, and keys released since ``released_since`` (links to them may still be cached)."""
+    in_use: set[str] = set()
+    for column in IMAGE_COLUMNS:
+        in_use.update((await db.exec(select(column).where(col(column).is_not(None)).distinct())).all())
+    found = await db.exec(_RELEASED_IMAGE_KEYS, params={"since": released_since, "prefix": f"{keys.IMAGES_PREFIX}%"})
+    in_use.update(found.scalars())
+    return in_use
+
+
+def _sweep_images(storage: Storage, referenced: set[str], now: datetime, grace: timedelta) -> int:
+    """List images/ page by page and delete each page's garbage before reading the next."""
+    listing = storage.list_modified(keys.IMAGES_PREFIX)
+    deleted = foreign = 0
+    sample: list[str] = []
+    while batch := list(islice(listing, IMAGE_SWEEP_BATCH)):
+        sweep = orphaned_images(batch, referenced, now=now, grace=grace)
+        if sweep.garbage:
+            deleted += storage.delete_keys(sweep.garbage)
+        foreign += len(sweep.foreign)
+        sample += sweep.foreign[:FOREIGN_SAMPLE - len(sample)]
+    if foreign:
+        # Something else writes under images/: say so, but never delete what we did not make.
+        log.warning("images_foreign_keys", count=foreign, sample=sample)
+    log.info("images_purged", objects=deleted, referenced=len(referenced))
+    return deleted

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from server.errors import Invalid
-from server.keys import is_image_key, sized_image_key
+from server.keys import image_base_key, is_image_key, sized_image_key
 from server.models.catalogue import Lecturer
 from server.models.people import Role
 from server.runtime import Runtime
@@ -65,6 +65,16 @@ def test_image_keys_are_shape_checked() -> None:
     assert is_image_key(sized_image_key("images/" + "a" * 32 + ".jpg", 320))
     assert not is_image_key("media/x/master.m3u8")
     assert not is_image_key("images/../uploads/x.jpg")
+    assert not is_image_key("images/" + "a" * 32 + ".jpg\n")
+
+
+def test_every_stored_size_names_its_row_key() -> None:
+    key = "images/" + "c" * 32 + ".jpg"
+    assert image_base_key(key) == key
+    assert {image_base_key(sized_image_key(key, w)) for w in WIDTHS[ImageKind.cover]} == {key}
+    for foreign in ("images/readme.txt", "images/sub/" + "c" * 32 + ".jpg", "images/" + "C" * 32 + ".jpg",
+                    "images/" + "c" * 32 + "-1.jpg", "media/" + "c" * 32 + ".jpg"):
+        assert image_base_key(foreign) is None, foreign
 
 
 async def test_photo_upload_through_the_app(runtime: Runtime, client: httpx.AsyncClient) -> None:

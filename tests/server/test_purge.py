@@ -1,31 +1,52 @@
 from __future__ import annotations
 
+import io
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+import pytest
+from PIL import Image
 from sqlalchemy import text
 
-from server import keys
+from server import embedded, keys
 from server.db import transaction
 from server.jobs import PING_TASK, TRANSCODE_TASK, defer, prune_finished_jobs
 from server.models.base import utcnow
 from server.models.catalogue import Lecture
 from server.models.media import Media, MediaState, Upload, UploadState
+from server.models.people import Role
 from server.runtime import Runtime
+from server.services import catalogue, lecture_admin, roster
+from server.services.images import WIDTHS, ImageKind, store_image
+from server.services.lecture_delete import delete_lecture
 from server.services.purge import (
     ABANDONED,
     STAGED_IMPORT_MAX_AGE,
     MediaFacts,
     media_due,
+    orphaned_images,
+    purge_images,
     purge_media,
     purge_staged_imports,
     stale_imports,
 )
+from server.storage import S3Config, Storage
+from tests.factories import make_user
+from tests.server.catalogue_fixtures import actor_of, make_lecturer
 from tests.server.media_support import make_lecture
 
 NOW = utcnow()
 GRACE = timedelta(hours=6)
 
+
+
+@pytest.fixture
+def bucket(s3: embedded.EmbeddedS3) -> str:
+    """A bucket of each test's own: a purge run with the clock days ahead would delete what other tests stored."""
+    name = f"jt-purge-{uuid.uuid4().hex[:12]}"
+    Storage(S3Config(endpoint_url=s3.endpoint_url, access_key=s3.access_key, secret_key=s3.secret_key,
+                     bucket=name)).ensure_bucket()
+    return name
 
 def _facts(state: MediaState = MediaState.ready, *, current: bool = False, superseded_h: float | None = None,
            updated_h: float = 0, job_ended: bool = False, upload: bool = True) -> MediaFacts:
@@ -70,6 +91,39 @@ def test_a_purge_names_the_source_upload_and_every_attempt() -> None:
 def test_stale_imports_are_older_than_a_day() -> None:
     objects = [("imports/1/a", NOW - STAGED_IMPORT_MAX_AGE), ("imports/1/b", NOW - STAGED_IMPORT_MAX_AGE / 2)]
     assert stale_imports(objects, now=NOW) == ["imports/1/a"]
+
+
+def _image() -> tuple[str, list[str]]:
+    """A row key and every object stored for it (the key itself and its sizes)."""
+    key = keys.new_image_key()
+    return key, [key, *(keys.sized_image_key(key, w) for w in WIDTHS[ImageKind.avatar])]
+
+
+def _orphans(stored: list[tuple[str, datetime]], referenced: set[str]) -> list[str]:
+    return orphaned_images(stored, referenced, now=NOW, grace=timedelta(days=1)).garbage
+
+
+def test_every_size_of_an_image_no_row_names_is_garbage_and_a_named_one_keeps_them_all() -> None:
+    (kept, kept_objects), (dropped, dropped_objects) = _image(), _image()
+    old = NOW - timedelta(days=30)
+    stored = [(k, old) for k in (*kept_objects, *dropped_objects)]
+    assert _orphans(stored, {kept}) == dropped_objects
+    assert _orphans(stored, {kept, dropped}) == []
+
+
+def test_images_uploaded_within_the_grace_period_stay() -> None:
+    _, objects = _image()
+    ages = [timedelta(days=1, seconds=1), timedelta(days=1), timedelta(hours=1), timedelta(0)]
+    stored = [(key, NOW - age) for key, age in zip(objects, ages, strict=True)]
+    assert _orphans(stored, set()) == [objects[0]]  # a form may still save the others' key
+    assert orphaned_images(stored, set(), now=NOW, grace=timedelta(0)).garbage == objects[:3]
+
+
+def test_keys_not_shaped_like_ours_are_reported_and_left_alone() -> None:
+    junk = ["images/readme.txt", "images/" + "A" * 32 + ".jpg", "images/thumbs/" + "a" * 32 + ".jpg",
+            "images/" + "a" * 32 + "-1.jpg"]
+    sweep = orphaned_images([(k, NOW - timedelta(days=9)) for k in junk], set(), now=NOW, grace=timedelta(0))
+    assert sweep.garbage == [] and sweep.foreign == junk
 
 
 # --- through PostgreSQL and S3 --------------------------------------------------------------------
@@ -148,9 +202,76 @@ async def test_staged_imports_never_committed_are_deleted_after_a_day(runtime: R
     await purge_staged_imports(runtime)
     assert set(staged) <= set(runtime.storage.list_keys(keys.IMPORTS_PREFIX))  # previewed just now: kept
 
-    assert await purge_staged_imports(runtime, now=utcnow() + STAGED_IMPORT_MAX_AGE + timedelta(minutes=1)) >= 2
+    assert await purge_staged_imports(runtime, now=utcnow() + STAGED_IMPORT_MAX_AGE + timedelta(minutes=1)) == 2
     assert not set(staged) & set(runtime.storage.list_keys(keys.IMPORTS_PREFIX))
     assert runtime.storage.size_of(other) == 5
+
+
+def _picture() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 200), (30, 120, 200)).save(out, "PNG")
+    return out.getvalue()
+
+
+async def _upload(runtime: Runtime, kind: ImageKind) -> str:
+    return await store_image(runtime.storage, _picture(), kind)
+
+
+def _objects(key: str, kind: ImageKind) -> list[str]:
+    """The stored objects of an image: the key itself, then its sizes."""
+    return [key, *(keys.sized_image_key(key, w) for w in WIDTHS[kind])]
+
+
+def _kept(runtime: Runtime, key: str, kind: ImageKind) -> list[bool]:
+    return [runtime.storage.size_of(name) is not None for name in _objects(key, kind)]
+
+
+async def test_images_no_row_names_are_deleted_once_the_grace_period_is_over(runtime: Runtime) -> None:
+    admin = await make_user(runtime, Role.admin)
+    actor = actor_of(admin)
+    lecturer = await make_lecturer(runtime, admin, "孙师傅")
+    replaced, photo = await _upload(runtime, ImageKind.avatar), await _upload(runtime, ImageKind.avatar)
+    for key in (replaced, photo):  # the photo is replaced the way the upload route does it
+        async with transaction(runtime.sessions) as db:
+            await roster.set_photo(db, actor=actor, lecturer_id=lecturer.id or 0, key=key, ip=None)
+    unsaved = await _upload(runtime, ImageKind.avatar)  # stored, then the form was abandoned
+    kept_lecture, deleted_lecture = await make_lecture(runtime, admin), await make_lecture(runtime, admin)
+    cover, deleted_cover = await _upload(runtime, ImageKind.cover), await _upload(runtime, ImageKind.cover)
+    for lecture, key in ((kept_lecture, cover), (deleted_lecture, deleted_cover)):
+        async with transaction(runtime.sessions) as db:
+            await lecture_admin.set_cover(db, actor=actor, lecture_id=lecture.id or 0, key=key, ip=None)
+    await delete_lecture(runtime, actor=actor, lecture_id=deleted_lecture.id or 0, ip=None)
+    assert all(_kept(runtime, deleted_cover, ImageKind.cover))  # lecture deletion leaves its cover to the purge
+    async with transaction(runtime.sessions) as db:
+        series = await catalogue.save_series(db, actor=actor, series_id=None, values={
+            "title": "工匠精神", "description": "", "sort": 0, "featured": False}, ip=None)
+    series_cover = await _upload(runtime, ImageKind.cover)
+    async with transaction(runtime.sessions) as db:
+        await catalogue.set_series_cover(db, actor=actor, series_id=series.id or 0, key=series_cover, ip=None)
+    async with transaction(runtime.sessions) as db:
+        await catalogue.delete_series(db, actor=actor, series_id=series.id or 0, ip=None)
+    foreign = f"images/notes-{uuid.uuid4().hex}.txt"
+    runtime.storage.put_bytes(foreign, b"not ours")
+    released = [(replaced, ImageKind.avatar), (deleted_cover, ImageKind.cover), (series_cover, ImageKind.cover)]
+    in_use = [(photo, ImageKind.avatar), (cover, ImageKind.cover)]
+
+    await purge_images(runtime)  # everything was uploaded just now: kept
+    assert all(all(_kept(runtime, key, kind)) for key, kind in [*released, *in_use, (unsaved, ImageKind.avatar)])
+
+    grace = timedelta(hours=runtime.settings.image_purge_grace_hours)
+    later = utcnow() + grace + timedelta(minutes=1)
+    # As if the replacements and deletions had happened an hour before: links to those images may still be cached.
+    async with runtime.sessions() as db:
+        await db.exec(text("UPDATE audit_log SET at = :at").bindparams(at=later - timedelta(hours=1)))
+        await db.commit()
+    assert await purge_images(runtime, now=later) == len(_objects(unsaved, ImageKind.avatar))
+    assert not any(_kept(runtime, unsaved, ImageKind.avatar))
+    assert all(all(_kept(runtime, key, kind)) for key, kind in [*released, *in_use])
+
+    assert await purge_images(runtime, now=later + grace) == sum(len(_objects(k, kind)) for k, kind in released)
+    assert not any(any(_kept(runtime, key, kind)) for key, kind in released)
+    assert all(all(_kept(runtime, key, kind)) for key, kind in in_use)
+    assert runtime.storage.size_of(foreign) == 8
 
 
 async def test_finished_jobs_are_pruned_by_age_and_outcome(runtime: Runtime) -> None:
