@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from jinja2 import Environment
@@ -22,6 +23,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from server.auth import Principal, load_principal
+from server.compression import GZIP, VARY, accepts_gzip
+from server.deflate_pieces import GzipPieces
 from server.models.people import Role
 from server.permissions import Actor
 from server.routes.base import site_base
@@ -46,7 +49,12 @@ class SharedPage:
     chunks: list[bytes]                      # literal HTML; between each pair, the slot named in ``slots``
     slots: list[str]
     data: dict[str, Any] = field(default_factory=dict)        # what personal fragments are rendered from
-    fragments: dict[Hashable, bytes] = field(default_factory=dict)  # personal fragments rendered, by state
+    fragments: dict[Hashable, dict[str, bytes]] = field(default_factory=dict)  # personal fragments, by state
+
+    @cached_property
+    def gzip(self) -> GzipPieces:
+        """The chunks compressed once, on the first request that takes gzip, for every later one."""
+        return GzipPieces(self.chunks)
 
 
 def viewer_class(principal: Principal | None) -> str | None:
@@ -98,13 +106,14 @@ async def shared(request: Request, *, key: str, viewer: str, template: str,
     return page
 
 
-def fragment(page: SharedPage, state: Hashable, render_one: Callable[[], str]) -> bytes:
-    """A personal fragment of ``page`` for viewers in ``state`` (same state, same HTML), encoded."""
+def fragments(page: SharedPage, state: Hashable, render: Callable[[], Mapping[str, str]]) -> Mapping[str, bytes]:
+    """The personal fragments of ``page`` (slot name -> HTML) for viewers in ``state`` (same state, same HTML),
+    encoded; ``render`` runs only for a state not seen yet."""
     hit = page.fragments.get(state)
     if hit is None:
         if len(page.fragments) >= MAX_FRAGMENTS:
             page.fragments.clear()
-        hit = page.fragments[state] = render_one().encode()
+        hit = page.fragments[state] = {name: html.encode() for name, html in render().items()}
     return hit
 
 
@@ -112,11 +121,18 @@ def respond(request: Request, page: SharedPage, principal: Principal | None,
             fills: Mapping[str, bytes] | None = None) -> Response:
     values = {CSRF: str(escape(request.scope.get("state", {}).get("csrf_token", ""))).encode(),
               USER: principal.name_html if principal else b"", **(fills or {})}
+    personal = [values[name] for name in page.slots]
+    if request.scope["method"] != "HEAD" and accepts_gzip(request.scope):
+        response = HTMLResponse(page.gzip.assemble(personal))
+        response.raw_headers += (VARY, GZIP)
+        return response
     body: list[bytes] = [page.chunks[0]]
-    for name, chunk in zip(page.slots, page.chunks[1:], strict=True):
-        body.append(values[name])
+    for fill, chunk in zip(personal, page.chunks[1:], strict=True):
+        body.append(fill)
         body.append(chunk)
-    return HTMLResponse(b"".join(body))
+    response = HTMLResponse(b"".join(body))
+    response.raw_headers.append(VARY)
+    return response
 
 
 async def page(request: Request, *, key: str, template: str, produce: Callable[[], Awaitable[dict[str, Any]]],

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse
 
 import web
 from server.auth import load_principal
+from server.compression import compress_fresh
 
 WEB_DIR = Path(web.__file__).parent
 TEMPLATES_DIR = WEB_DIR / "templates"
@@ -55,4 +56,4 @@ async def render(request: Request, template: str, context: dict[str, Any] | None
         csrf_token=request.scope.get("state", {}).get("csrf_token", ""),
         **(context or {}),
     )
-    return HTMLResponse(page, status_code=status, headers=headers)
+    return compress_fresh(request.scope, HTMLResponse(page, status_code=status, headers=headers))

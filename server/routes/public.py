@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from jinja2 import Environment
@@ -15,7 +16,7 @@ from server.errors import NotFound
 from server.keys import is_image_key
 from server.permissions import Access
 from server.routes.base import path_int, route
-from server.routes.catalogue_view import absolute, page_of, share_qr, view
+from server.routes.catalogue_view import absolute, page_of, query, share_qr, view
 from server.services import catalogue, search, study_state
 from server.services.images import image_url
 from server.templating import render
@@ -72,28 +73,28 @@ async def lecture_page(request: Request) -> Response:
 
 
 async def _lecture_fills(request: Request, shared: pagecache.SharedPage,
-                         principal: Principal | None) -> dict[str, bytes]:
+                         principal: Principal | None) -> Mapping[str, bytes]:
     lecture_id = shared.data["lecture"].id
     progress = checkin = None
     if principal is not None:
         mine = await study_state.of(request.app.state.runtime, principal.actor.user_id)
         progress, checkin = mine.progress.get(lecture_id), mine.checkins.get(lecture_id)
-    env: Environment = request.app.state.templates
 
-    def render_slot(name: str) -> str:  # only when no viewer in this state has been served yet
+    def render() -> dict[str, str]:  # only when no viewer in this state has been served yet
+        env: Environment = request.app.state.templates
         personal = {"user": principal.user if principal else None, "actor": principal.actor if principal else None,
                     "progress": progress, "checkin": checkin, "request": request,
                     "settings": request.app.state.runtime.settings}
-        return env.get_template(LECTURE_SLOTS[name]).render({**shared.data, **personal})
+        return {name: env.get_template(LECTURE_SLOTS[name]).render({**shared.data, **personal})
+                for name in LECTURE_SLOTS if name in shared.slots}
 
-    signed_in = principal is not None
-    return {name: pagecache.fragment(shared, (name, signed_in, progress, checkin), lambda n=name: render_slot(n))
-            for name in LECTURE_SLOTS if name in shared.slots}
+    return pagecache.fragments(shared, (principal is not None, progress, checkin), render)
 
 
 async def search_page(request: Request) -> Response:
-    q = request.query_params.get("q", "")
-    kind = request.query_params.get("type", "all")
+    params = query(request)
+    q = params.get("q", "")
+    kind = params.get("type", "all")
     number = page_of(request)
 
     async def produce() -> dict[str, Any]:
