@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from jinja2 import Environment
@@ -38,6 +38,7 @@ PAGE_TTL_S = 5.0  # pages that also show attendance figures, which change withou
 # (server.catalogue_events), so the time limit only bounds what a lost notification could cost.
 CATALOGUE_TTL_S = 300.0
 MAX_FRAGMENTS = 64
+MAX_TOKENS = 20_000  # CSRF tokens are at most 100 characters (server.middleware): ≤ 2 MB of escaped ones
 
 
 def slot(name: str) -> Markup:
@@ -117,9 +118,14 @@ def fragments(page: SharedPage, state: Hashable, render: Callable[[], Mapping[st
     return hit
 
 
+@lru_cache(maxsize=MAX_TOKENS)  # a browser sends the same CSRF cookie with every page it asks for
+def _escaped_token(token: str) -> bytes:
+    return str(escape(token)).encode()
+
+
 def respond(request: Request, page: SharedPage, principal: Principal | None,
             fills: Mapping[str, bytes] | None = None) -> Response:
-    values = {CSRF: str(escape(request.scope.get("state", {}).get("csrf_token", ""))).encode(),
+    values = {CSRF: _escaped_token(request.scope.get("state", {}).get("csrf_token", "")),
               USER: principal.name_html if principal else b"", **(fills or {})}
     personal = [values[name] for name in page.slots]
     if request.scope["method"] != "HEAD" and accepts_gzip(request.scope):
