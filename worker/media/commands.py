@@ -38,10 +38,13 @@ class EncoderSettings:
     """x264 settings, tuned on lecture content with bench/transcode.py.
 
     All rungs encode at once in one process, so the rungs are the parallelism: one thread per
-    encoder avoids frame-threading overhead, and the process keeps ~1.9 of 2 cores busy. So
-    the levers are CPU-seconds. Measured per encoder thread on the 120 s 1080p source, x264
-    has a per-frame floor on static slides (ultrafast still costs half of veryfast), and
-    what is left above it is B-frame decisions and sub-pel search:
+    encoder avoids frame-threading overhead. Except the top rung: it is a third of the work
+    (half of it when it is 720p), the other threads wait for it whenever its frame queue is
+    full, and then it was the only runnable thread (7 % of the run, 2 cores at 1.89 busy);
+    with two frame threads (and an async lookahead) it fills those gaps, 1.98 busy, for the
+    same bits and VMAF. Beyond that the levers are CPU-seconds. Measured per encoder thread on
+    the 120 s 1080p source, x264 has a per-frame floor on static slides (ultrafast still costs
+    half of veryfast), and what is left above it is B-frame decisions and sub-pel search:
 
     * Large rungs (short side ≥ `large_min_side`): no B-frames, a short lookahead and full-pel
       search (subme=0 skips the half-pel interpolation of every frame), a slightly higher CRF
@@ -49,17 +52,21 @@ class EncoderSettings:
     * Smaller rungs: one B-frame instead of veryfast's adaptive three (the same bits for
       −13 % CPU at 720p) and diamond search with subme=1 (−17 % more for ~8 % more bits),
       CRF 24 brings the bits back under PeerTube's at −0.6 to −0.9 VMAF. subme=0 or no
-      B-frames cost 8-17 % more bits for little CPU.
+      B-frames cost 8-17 % more bits for little CPU. With b-adapt=0 every other frame is that
+      B-frame, without the lookahead weighing P against B per frame: 0.5 % fewer bits at the
+      same VMAF, a few % less CPU in those encoders. A shorter lookahead (5) weakens mbtree:
+      −12 % bits but −1.4 to −2.3 VMAF.
     """
 
     preset: str = "veryfast"
     tune: str | None = None
     crf: float = 24
-    x264_params: str = "bframes=1:me=dia:subme=1"
+    x264_params: str = "bframes=1:b-adapt=0:me=dia:subme=1"
     large_min_side: int = 1080
     large_crf: float = 23.8
     large_x264_params: str = "bframes=0:me=dia:subme=0:rc-lookahead=5"
     threads: int = 1  # per encoder; 0 lets x264 decide
+    top_threads: int = 2  # the largest rung's encoder
     decoder_threads: int = 1  # 0 lets the decoder decide
 
 
@@ -187,8 +194,8 @@ def _fan_out(labels: list[str], split: str = "split") -> str:
     return f",{split}={len(labels)}" + "".join(f"[{label}]" for label in labels)
 
 
-def _video_codec_args(rung: Rendition, enc: EncoderSettings, stream: int) -> list[str]:
-    """Encoder options for the output's video stream number `stream`."""
+def _video_codec_args(rung: Rendition, enc: EncoderSettings, stream: int, *, top: bool) -> list[str]:
+    """Encoder options for the output's video stream number `stream`; `top` marks the largest rung."""
     large = min(rung.width, rung.height) >= enc.large_min_side
     crf = enc.large_crf if large else enc.crf
     x264_params = enc.large_x264_params if large else enc.x264_params
@@ -208,8 +215,9 @@ def _video_codec_args(rung: Rendition, enc: EncoderSettings, stream: int) -> lis
         "-keyint_min", str(rung.keyint),
         "-sc_threshold", "0",
     ]
-    if enc.threads:
-        args += ["-threads", str(enc.threads)]
+    threads = enc.top_threads if top else enc.threads
+    if threads:
+        args += ["-threads", str(threads)]
     if x264_params:
         args += ["-x264-params", x264_params]
     return _for_stream(args, f"v:{stream}")
@@ -260,13 +268,17 @@ def transcode_argv(
         # the parallelism (a 1080p decode thread is a fraction of one 1080p encoder).
         "-threads", str(encoder.decoder_threads),
         *input_args(src, info, limits),
+        # The graph's zscale filters would otherwise split every frame across a thread per core:
+        # −10 % CPU in the graph without them, and the encoders keep both cores busy anyway.
+        "-filter_complex_threads", "1",
         "-filter_complex", graph,
     ]
     # One output whose streams are every rung's video, then each audio encoding once; the tee gives
     # every rung's HLS muxer its own video stream and the audio stream it shares with the others.
     video_rungs = [r for r in renditions if r.name in video_pads]
     for i, rung in enumerate(video_rungs):
-        argv += ["-map", video_pads[rung.name], *_video_codec_args(rung, encoder, i)]
+        top = i == len(video_rungs) - 1  # lowest first
+        argv += ["-map", video_pads[rung.name], *_video_codec_args(rung, encoder, i, top=top)]
     encodings = audio_encodings(renditions) if audio_pads else []
     for j, ((kbps, channels), pad) in enumerate(zip(encodings, audio_pads, strict=True)):
         argv += ["-map", pad, *_for_stream(["-c", "aac", "-b", f"{kbps}k", "-ac", str(channels)], f"a:{j}")]

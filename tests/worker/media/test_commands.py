@@ -51,6 +51,7 @@ def test_input_is_locked_down() -> None:
     assert values_of(argv, "-progress") == ["pipe:1"]
     assert argv[argv.index("-threads") + 1] == "1"  # decoder threads, an input option before -i
     assert argv.index("-threads") < i
+    assert values_of(argv, "-filter_complex_threads") == ["1"]
 
 
 def test_one_decode_split_per_rung_and_first_streams_only() -> None:
@@ -135,7 +136,13 @@ def test_large_rungs_get_the_fast_settings() -> None:
     argv = argv_for()
     assert per_stream(argv, "-crf") == {"v:0": "24", "v:1": "24", "v:2": "24", "v:3": "23.8"}
     assert per_stream(argv, "-x264-params") == {
-        "v:0": "bframes=1:me=dia:subme=1", "v:1": "bframes=1:me=dia:subme=1", "v:2": "bframes=1:me=dia:subme=1",
+        **{f"v:{i}": "bframes=1:b-adapt=0:me=dia:subme=1" for i in range(3)},
         "v:3": "bframes=0:me=dia:subme=0:rc-lookahead=5",
     }
-    assert set(per_stream(argv, "-threads").values()) == {"1"}
+    assert per_stream(argv, "-threads") == {"v:0": "1", "v:1": "1", "v:2": "1", "v:3": "2"}  # top rung: 2
+
+
+def test_top_rung_gets_two_threads_whatever_its_size() -> None:
+    video = VideoInfo(index=0, codec="h264", width=1280, height=720, rotation=0, fps=Fraction(30))
+    argv = argv_for(MediaInfo("mov", "mov,mp4,m4a,3gp,3g2,mj2", 60.0, 2, video, AUDIO))
+    assert per_stream(argv, "-threads") == {"v:0": "1", "v:1": "1", "v:2": "2"}  # 360p, 480p, 720p
