@@ -80,7 +80,7 @@ async def _lecture_fills(request: Request, shared: pagecache.SharedPage,
         mine = await study_state.of(request.app.state.runtime, principal.actor.user_id)
         progress, checkin = mine.progress.get(lecture_id), mine.checkins.get(lecture_id)
 
-    def render() -> dict[str, str]:  # only when no viewer in this state has been served yet
+    def render_slots() -> dict[str, str]:  # only when no viewer in this state has been served yet
         env: Environment = request.app.state.templates
         personal = {"user": principal.user if principal else None, "actor": principal.actor if principal else None,
                     "progress": progress, "checkin": checkin, "request": request,
@@ -88,7 +88,7 @@ async def _lecture_fills(request: Request, shared: pagecache.SharedPage,
         return {name: env.get_template(LECTURE_SLOTS[name]).render({**shared.data, **personal})
                 for name in LECTURE_SLOTS if name in shared.slots}
 
-    return pagecache.fragments(shared, (principal is not None, progress, checkin), render)
+    return pagecache.fragments(shared, (principal is not None, progress, checkin), render_slots)
 
 
 async def search_page(request: Request) -> Response:
