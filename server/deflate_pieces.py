@@ -69,11 +69,6 @@ def shift(crc: int, table: array[int]) -> int:
             ^ table[768 + (crc >> 24)])
 
 
-def crc32_combine(crc1: int, crc2: int, len2: int) -> int:
-    """zlib's crc32_combine: the CRC-32 of A‖B from crc(A), crc(B) and |B|."""
-    return shift(crc1, shift_table(len2)) ^ crc2
-
-
 @dataclass(frozen=True, slots=True)
 class Literal:
     text: bytes
@@ -103,14 +98,10 @@ class GzipPieces:
         size = self.literal_bytes
         run: list[bytes] = []  # text since the last long literal: one zlib.crc32 call over it costs less than many
         for fill, piece in zip(fills, self.rest, strict=True):
-            n = len(fill)
-            if n:
-                if n <= MAX_STORED:  # the usual case, without copying the fill into a block first
-                    parts += (_STORED_HEADER.pack(0, n, n ^ MAX_STORED), fill)
-                else:
-                    parts.append(stored_blocks(fill))
+            if fill:
+                parts.append(stored_blocks(fill))
                 run.append(fill)
-                size += n
+                size += len(fill)
             parts.append(piece.deflated)
             if piece.table is None:
                 run.append(piece.text)
