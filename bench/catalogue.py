@@ -1,9 +1,9 @@
 """Catalogue page throughput vs a Starlette hello-world on the same server (no arguments).
 
 Seeds 10,000 lectures and 1,000 lecturers (set-based SQL + COPY) and 100 signed-in workers, starts
-uvicorn on loopback in a subprocess (httptools + uvloop, BENCH_WORKERS processes, default 1 — the
-hello-world route is served by the same processes), then drives each page and /hello with wrk at 100
-concurrent connections, every request carrying one of the workers' session cookies (the default,
+uvicorn on loopback in a subprocess (httptools and server.accept's loop, as `jiangtang serve` runs it; BENCH_WORKERS
+processes, default 1 — the hello-world route is served by the same processes), then drives each page and
+/hello with wrk at 100 concurrent connections, every request carrying one of the workers' session cookies (the default,
 anonymous browsing off). Prints each page's rps ratio to /hello and p99; the last line is one JSON object.
 
 Each page is measured in BENCH_ROUNDS rounds (default 3), each a /hello run immediately followed by a run
@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import wrk  # noqa: E402
 from server import embedded, migrate  # noqa: E402
+from server.accept import UVICORN_LOOP  # noqa: E402
 from server.db import libpq_url, with_database  # noqa: E402
 from server.search_text import build_search_text  # noqa: E402
 from server.security import token_digest  # noqa: E402
@@ -169,7 +170,7 @@ def main() -> None:
                "JIANGTANG_DATA_DIR": str(tmp / "data"),
                "JIANGTANG_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
         argv = [sys.executable, "-m", "uvicorn", "bench.catalogue:app_factory", "--factory", "--host", "127.0.0.1",
-                "--port", str(port), "--no-access-log", "--http", "httptools", "--loop", "uvloop",
+                "--port", str(port), "--no-access-log", "--http", "httptools", "--loop", UVICORN_LOOP,
                 "--workers", str(WORKERS), "--log-level", "warning"]
         server = subprocess.Popen(wrk.pinned(argv, wrk.SERVER_CPU) if WORKERS == 1 else argv, env=env, cwd=ROOT)
         base = f"http://127.0.0.1:{port}"

@@ -79,6 +79,7 @@ def serve(url: str, port: int) -> None:
     from starlette.responses import PlainTextResponse
     from starlette.routing import Route
 
+    from server.accept import UVICORN_LOOP
     from server.app import create_app
     from server.settings import Settings
 
@@ -92,7 +93,7 @@ def serve(url: str, port: int) -> None:
     app = create_app(settings)
     app.router.routes.insert(0, Route("/bench/hello", hello))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False, http="httptools",
-                loop="uvloop")
+                loop=UVICORN_LOOP)
 
 
 HEARTBEAT_LUA = r"""

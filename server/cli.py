@@ -70,6 +70,7 @@ def serve(
     demo: bool = typer.Option(False, "--demo", help="数据库为空时载入演示内容"),
 ) -> None:
     """Start the platform (embedded PostgreSQL + S3 unless configured) and a worker."""
+    from server.accept import UVICORN_LOOP
     from server.app import create_app
     from server.backends import child_environment
     from server.embedded import spawn_child
@@ -95,8 +96,8 @@ def serve(
                                                          env=env), name="worker")
         typer.echo(f"讲堂已启动: http://{resolved.host}:{resolved.port}")
         app = create_app(resolved, Runtime.build(resolved))
-        config = uvicorn.Config(app, host=resolved.host, port=resolved.port, proxy_headers=True,
-                                log_level="warning", timeout_graceful_shutdown=10)
+        config = uvicorn.Config(app, host=resolved.host, port=resolved.port, proxy_headers=True, http="httptools",
+                                loop=UVICORN_LOOP, log_level="warning", timeout_graceful_shutdown=10)
         _QuietServer(config).run()
     finally:
         if worker is not None:
