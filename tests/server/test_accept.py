@@ -47,6 +47,7 @@ async def accept_burst() -> list[int]:
     loop = asyncio.get_running_loop()
     iterations = 0
     made: list[int] = []
+    all_made = asyncio.Event()
 
     def busy() -> None:  # runs once per loop iteration
         nonlocal iterations
@@ -54,15 +55,16 @@ async def accept_burst() -> list[int]:
         time.sleep(BUSY_S)
         if len(made) < BURST:
             loop.call_soon(busy)
+        else:
+            all_made.set()
 
     server = await loop.create_server(lambda: Recorder(made, lambda: iterations), "127.0.0.1", 0, backlog=128)
     port = server.sockets[0].getsockname()[1]
     clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(BURST)]  # queued by the kernel
     try:
         loop.call_soon(busy)
+        await asyncio.wait_for(all_made.wait(), 10)
         deadline = time.monotonic() + 10
-        while len(made) < BURST and time.monotonic() < deadline:
-            await asyncio.sleep(0)
         for client in clients:  # every accepted connection is a working transport
             client.setblocking(False)
             client.sendall(b"ping")
