@@ -41,7 +41,7 @@ async def settle() -> None:
 
 
 async def test_concurrent_misses_share_one_computation() -> None:
-    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=5, max_entries=10, clock=Clock())
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(jitter=0, stale_s=5, max_entries=10, clock=Clock())
     source = Source()
     source.gate.clear()
     waiting = [asyncio.create_task(cache.get("k", source.produce)) for _ in range(5)]
@@ -52,7 +52,7 @@ async def test_concurrent_misses_share_one_computation() -> None:
 
 async def test_expired_entry_is_served_while_refreshed_in_the_background() -> None:
     clock = Clock()
-    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=5, max_entries=10, clock=clock)
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(jitter=0, stale_s=5, max_entries=10, clock=clock)
     source = Source()
     assert await cache.get("k", source.produce) == 1
     clock.now += 9
@@ -71,7 +71,7 @@ async def test_expired_entry_is_served_while_refreshed_in_the_background() -> No
 
 async def test_too_old_entry_is_recomputed_in_the_request() -> None:
     clock = Clock()
-    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=5, max_entries=10, clock=clock)
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(jitter=0, stale_s=5, max_entries=10, clock=clock)
     source = Source()
     await cache.get("k", source.produce)
     clock.now += 16
@@ -79,7 +79,7 @@ async def test_too_old_entry_is_recomputed_in_the_request() -> None:
 
 
 async def test_a_computation_started_before_forget_stores_nothing() -> None:
-    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=5, max_entries=10, clock=Clock())
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(jitter=0, stale_s=5, max_entries=10, clock=Clock())
     source = Source()
     source.gate.clear()
     early = asyncio.create_task(cache.get("k", source.produce))
@@ -94,7 +94,7 @@ async def test_a_computation_started_before_forget_stores_nothing() -> None:
 
 async def test_failed_background_refresh_keeps_serving_then_gives_up(caplog: pytest.LogCaptureFixture) -> None:
     clock = Clock()
-    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=5, max_entries=10, clock=clock)
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(jitter=0, stale_s=5, max_entries=10, clock=clock)
     source = Source()
     await cache.get("k", source.produce)
     source.fail = True
@@ -111,7 +111,7 @@ async def test_failed_background_refresh_keeps_serving_then_gives_up(caplog: pyt
 
 async def test_a_value_that_is_gone_is_not_served_stale() -> None:
     clock = Clock()
-    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=60, max_entries=10, clock=clock,
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(jitter=0, stale_s=60, max_entries=10, clock=clock,
                                                            gone=(LookupError,))
     assert await cache.get("k", Source().produce) == 1
 
@@ -123,3 +123,19 @@ async def test_a_value_that_is_gone_is_not_served_stale() -> None:
     await settle()
     with pytest.raises(LookupError):  # and took the entry with it
         await cache.get("k", gone)
+
+
+async def test_freshness_is_cut_by_a_random_share_of_the_time_to_live() -> None:
+    clock = Clock()
+    cache: RefreshAheadCache[str, int] = RefreshAheadCache(stale_s=5, max_entries=10, clock=clock, jitter=0.5,
+                                                           fraction=lambda: 1.0)
+    source = Source()
+    await cache.get("k", source.produce)  # time to live 10 s, cut by half
+    clock.now += 4.9
+    await cache.get("k", source.produce)
+    await settle()
+    assert source.calls == 1
+    clock.now += 0.2
+    await cache.get("k", source.produce)
+    await settle()
+    assert source.calls == 2
