@@ -12,9 +12,11 @@ by tens of percent within a minute; a page compared with a /hello measured a min
 drift more than the page's own cost, and one bad round no longer decides the result.
 
 The p99 of those runs is taken with the server saturated (closed loop: every connection asks again the moment
-it is answered), where even a bare Starlette hello-world on this 2-core VM shows p99 of 40-300 ms. Each page
-also gets one paced run, the same 100 clients waiting THINK_MS after each answer (`p99_ms_paced`): the latency
-people see while the server is busy but not past its capacity.
+it is answered). wrk corrects for coordinated omission: a request that took many times the usual cycle also
+counts the requests its connection could not send meanwhile, so a single stall of a few hundred ms (once it was
+the server letting wrk's 100 new connections in one per loop iteration, see server.accept) shows as a p99 of
+that size. Each page also gets one paced run, the same 100 clients waiting THINK_MS after each answer
+(`p99_ms_paced`): the latency people see while the server is busy but not past its capacity.
 """
 
 from __future__ import annotations
