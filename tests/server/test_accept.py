@@ -123,6 +123,7 @@ class OutOfDescriptors(socket.socket):
 
 async def pauses_when_out_of_descriptors() -> int:
     loop = asyncio.get_running_loop()
+    OutOfDescriptors.attempts = 0
     listener = OutOfDescriptors(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.setblocking(False)
