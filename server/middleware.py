@@ -46,14 +46,19 @@ async def send_error(send: Send, status: int, message: str, code: str, *, json_b
     await send_body(send, status, body, ctype)
 
 
+def header(scope: Scope, name: bytes) -> bytes:
+    """The first value of request header ``name`` (lower case), or b"": cheaper on hot paths than building
+    Starlette's Headers, which decodes every header of the request."""
+    return next((value for key, value in scope["headers"] if key == name), b"")
+
+
 def request_cookies(scope: Scope) -> dict[str, str]:
     """The request's cookies, parsed once per request: the CSRF check and the session lookup both read them,
     each through its own Request object, which would otherwise parse the header again."""
     state = scope.setdefault("state", {})
     cookies: dict[str, str] | None = state.get(_COOKIES)
     if cookies is None:
-        header = next((value for name, value in scope["headers"] if name == b"cookie"), b"")
-        cookies = state[_COOKIES] = cookie_parser(header.decode("latin-1"))
+        cookies = state[_COOKIES] = cookie_parser(header(scope, b"cookie").decode("latin-1"))
     return cookies
 
 

@@ -21,7 +21,7 @@ from starlette.types import Scope
 from server.auth import Principal, load_principal
 from server.errors import AppError, Forbidden, Invalid, UnsupportedMediaType
 from server.ids import MAX_ID_DIGITS, parse_id
-from server.middleware import wants_json
+from server.middleware import header, wants_json
 from server.permissions import Access, Actor, passes
 
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -163,7 +163,7 @@ def site_base(request: Request) -> str:
     public = request.app.state.runtime.settings.public_url
     if public:
         return str(public).rstrip("/")
-    host = next((value for name, value in request.scope["headers"] if name == b"host"), b"")
+    host = header(request.scope, b"host")
     if not host:
         return str(request.base_url).rstrip("/")
     return f"{request.scope.get('scheme', 'http')}://{host.decode('latin-1')}{request.scope.get('root_path', '')}"

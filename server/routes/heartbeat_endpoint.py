@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from server import keys
 from server.errors import AppError, NotFound, TooLarge
-from server.middleware import send_body
+from server.middleware import header, send_body
 from server.openapi import api_operation
 from server.routes.base import parse_json
 from server.rules.credit import Beat
@@ -85,7 +85,7 @@ async def _heartbeat(scope: Scope, receive: Receive, session_id: str) -> bytes:
         raise HTTPException(405)
     if not keys.is_uuid(session_id):
         raise NotFound("观看记录不存在", code="unknown_session")
-    content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"").decode("latin-1")
+    content_type = header(scope, b"content-type").decode("latin-1")
     body = parse_json(await _read_body(receive), content_type, HeartbeatIn, allow_text_plain=True)
     beat = Beat(body.seq, body.position_s, body.rate, body.paused, body.visible, body.event, body.client_elapsed_ms)
     outcome = await heartbeats.record_heartbeat(scope["app"].state.runtime, session_id=session_id,

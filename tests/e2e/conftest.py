@@ -12,6 +12,7 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, BrowserContext, Playwright, sync_playwright
 
+from server.accept import UVICORN_LOOP
 from server.app import create_app
 from server.embedded import free_port
 from server.settings import Settings
@@ -35,7 +36,9 @@ class LiveServer:
 
     def _run(self) -> None:
         # The app (and its database pool) is created inside the server thread's event loop.
-        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning")
+        # On the loop and HTTP parser `jiangtang serve` runs, so journeys go through the same connection handling.
+        config = uvicorn.Config(create_app(self.settings), host="127.0.0.1", port=self.port, log_level="warning",
+                                loop=UVICORN_LOOP, http="httptools")
         self._server = uvicorn.Server(config)
         self._server.run()
 

@@ -15,6 +15,7 @@ import uvicorn
 from playwright.async_api import Page, Route, async_playwright
 
 from server import keys
+from server.accept import UVICORN_LOOP
 from server.app import create_app
 from server.auth import SESSION_COOKIE
 from server.db import transaction
@@ -84,7 +85,8 @@ async def _publish(runtime: Runtime, storage: Storage, hls_dir: Path) -> Lecture
 @pytest.fixture
 def server_url(settings: Settings) -> Iterator[str]:
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning",
+                                           loop=UVICORN_LOOP, http="httptools"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     wait_until(lambda: server.started, 30, "uvicorn")
