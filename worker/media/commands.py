@@ -34,6 +34,15 @@ CASCADE_MIN_FACTOR = 1.5
 
 
 @dataclass(frozen=True, slots=True)
+class X264Tier:
+    """CRF and x264 options of the rungs whose short side is at least `min_side`."""
+
+    min_side: int
+    crf: float
+    params: str
+
+
+@dataclass(frozen=True, slots=True)
 class EncoderSettings:
     """x264 settings, tuned on lecture content with bench/transcode.py.
 
@@ -44,30 +53,39 @@ class EncoderSettings:
     with two frame threads (and an async lookahead) it fills those gaps, 1.98 busy, for the
     same bits and VMAF. Beyond that the levers are CPU-seconds. Measured per encoder thread on
     the 120 s 1080p source, x264 has a per-frame floor on static slides (ultrafast still costs
-    half of veryfast), and what is left above it is B-frame decisions and sub-pel search:
+    half of veryfast), and what is left above it is B-frame decisions and sub-pel search.
+    `tiers` are tried in order; the first whose `min_side` the rung reaches applies:
 
-    * Large rungs (short side ≥ `large_min_side`): no B-frames, a short lookahead and full-pel
-      search (subme=0 skips the half-pel interpolation of every frame), a slightly higher CRF
-      gives back the bits. Partitions, 8x8dct, weightp or deblock there moved < 0.6 CPU-s.
-    * Smaller rungs: one B-frame instead of veryfast's adaptive three (the same bits for
-      −13 % CPU at 720p) and diamond search with subme=1 (−17 % more for ~8 % more bits),
-      CRF 24 brings the bits back under PeerTube's at −0.6 to −0.9 VMAF. subme=0 or no
-      B-frames cost 8-17 % more bits for little CPU. With b-adapt=0 every other frame is that
-      B-frame, without the lookahead weighing P against B per frame: 0.5 % fewer bits at the
-      same VMAF, a few % less CPU in those encoders. A shorter lookahead (5) weakens mbtree:
-      −12 % bits but −1.4 to −2.3 VMAF.
+    * 1080p and up: no B-frames, a short lookahead and full-pel search (subme=0 skips the
+      half-pel interpolation of every frame), a slightly higher CRF gives back the bits.
+      Partitions, 8x8dct, weightp or deblock there moved < 0.6 CPU-s.
+    * 720p: one B-frame instead of veryfast's adaptive three (the same bits for −13 % CPU) and
+      diamond search with subme=1 (−17 % more for ~8 % more bits). With b-adapt=0 every other
+      frame is that B-frame, without the lookahead weighing P against B per frame: 0.5 % fewer
+      bits at the same VMAF. A shorter lookahead (5) weakens mbtree: −12 % bits but −1.4 to
+      −2.3 VMAF. CRF 24.5 takes back the ~3 % more bits of lanczos' sharper picture (+0.2 VMAF
+      over PeerTube's rung remain).
+    * Below 720p: the top tier's options. With lanczos scaling these rungs scored 3.5-5.7 VMAF
+      above PeerTube's, so B-frames and sub-pel search bought quality nobody needed: without
+      them −17 % CPU in these encoders, and CRF 25.5 keeps them at +0.8 (480p) and +2.0 (360p)
+      VMAF for 4-7 % fewer bits than PeerTube's. Dropping mbtree as well tripled the bits for
+      no CPU; partitions=none and weightp=0 saved 4 % CPU for 8 % more bits.
     """
 
     preset: str = "veryfast"
     tune: str | None = None
-    crf: float = 24
-    x264_params: str = "bframes=1:b-adapt=0:me=dia:subme=1"
-    large_min_side: int = 1080
-    large_crf: float = 23.8
-    large_x264_params: str = "bframes=0:me=dia:subme=0:rc-lookahead=5"
+    tiers: tuple[X264Tier, ...] = (
+        X264Tier(1080, 23.8, "bframes=0:me=dia:subme=0:rc-lookahead=5"),
+        X264Tier(720, 24.5, "bframes=1:b-adapt=0:me=dia:subme=1"),
+        X264Tier(0, 25.5, "bframes=0:me=dia:subme=0:rc-lookahead=5"),
+    )
     threads: int = 1  # per encoder; 0 lets x264 decide
     top_threads: int = 2  # the largest rung's encoder
     decoder_threads: int = 1  # 0 lets the decoder decide
+
+    def tier(self, rung: Rendition) -> X264Tier:
+        short = min(rung.width, rung.height)
+        return next(t for t in self.tiers if short >= t.min_side)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +131,7 @@ def scale_parents(renditions: list[Rendition]) -> list[int | None]:
     Downscaling an already downscaled picture costs a fraction of scaling the source again. A
     rung is taken from the smallest bigger rung at least CASCADE_MIN_FACTOR times its short
     side: a 1.5× or 2× step keeps VMAF within a few tenths of scaling the source directly,
-    whereas a 1.33× step (480p to 360p) cost 1.7 points.
+    whereas a 1.33× step (480p to 360p) cost 1.7 points (both measured with bicubic scaling).
     """
     shorts = [min(r.width, r.height) for r in renditions]
     return [
@@ -169,13 +187,15 @@ def _filter_graph(
 def _scaler(rung: Rendition, *, from_source: bool) -> str:
     """Filters that turn a rung's parent picture into the rung's yuv420p picture with square pixels.
 
-    The source can be any pixel format and range, so libswscale (which converts anything) takes
-    the rung that is scaled from it. Other rungs are scaled from a rung's yuv420p picture, where
-    zimg does the same bicubic (B=0, C=0.6 is libswscale's default kernel) in about 30 % less CPU.
+    Lanczos (3 taps): against the source, upscaled back, it scored 5.7 VMAF more than bicubic at
+    360p, 3.5 at 480p and 1.0 at 720p for 2-3 % more bits, at the same CPU (the resize kernel is
+    a small part of a scale filter's cost). The source can be any pixel format and range, so
+    libswscale (which converts anything) takes the rung that is scaled from it. Other rungs are
+    scaled from a rung's yuv420p picture, where zimg costs about 30 % less CPU.
     """
     if from_source:
-        return f"scale={rung.width}:{rung.height}:flags=bicubic,setsar=1,format=yuv420p"
-    return f"zscale={rung.width}:{rung.height}:filter=bicubic:param_a=0:param_b=0.6,setsar=1"
+        return f"scale={rung.width}:{rung.height}:flags=lanczos,setsar=1,format=yuv420p"
+    return f"zscale={rung.width}:{rung.height}:filter=lanczos,setsar=1"
 
 
 def _audio_key(rung: Rendition) -> tuple[int, int]:
@@ -196,14 +216,12 @@ def _fan_out(labels: list[str], split: str = "split") -> str:
 
 def _video_codec_args(rung: Rendition, enc: EncoderSettings, stream: int, *, top: bool) -> list[str]:
     """Encoder options for the output's video stream number `stream`; `top` marks the largest rung."""
-    large = min(rung.width, rung.height) >= enc.large_min_side
-    crf = enc.large_crf if large else enc.crf
-    x264_params = enc.large_x264_params if large else enc.x264_params
+    tier = enc.tier(rung)
     args = ["-c", "libx264", "-preset", enc.preset]
     if enc.tune:
         args += ["-tune", enc.tune]
     args += [
-        "-crf", f"{crf:g}",
+        "-crf", f"{tier.crf:g}",
         "-maxrate", f"{rung.video_kbps}k",
         "-bufsize", f"{rung.video_kbps * 2}k",
         "-profile", "high",
@@ -218,8 +236,8 @@ def _video_codec_args(rung: Rendition, enc: EncoderSettings, stream: int, *, top
     threads = enc.top_threads if top else enc.threads
     if threads:
         args += ["-threads", str(threads)]
-    if x264_params:
-        args += ["-x264-params", x264_params]
+    if tier.params:
+        args += ["-x264-params", tier.params]
     return _for_stream(args, f"v:{stream}")
 
 

@@ -5,7 +5,7 @@ from fractions import Fraction
 import m3u8
 
 from worker.media import commands
-from worker.media.ladder import build_ladder
+from worker.media.ladder import Rendition, build_ladder
 from worker.media.types import AudioInfo, MediaInfo, MediaLimits, VideoInfo
 
 LIMITS = MediaLimits()
@@ -73,9 +73,9 @@ def test_rungs_scale_in_a_cascade_of_large_steps() -> None:
     # 360p from 720p (2×), not from 480p (1.33×); 480p from 720p (1.5×); 720p from 1080p; 1080p from the source.
     assert commands.scale_parents(video) == [2, 2, 3, None]
     graph = values_of(argv_for(), "-filter_complex")[0]
-    assert "[s3]scale=1920:1080:flags=bicubic,setsar=1,format=yuv420p,split=2[v3][s2]" in graph
-    assert "[s2]zscale=1280:720:filter=bicubic:param_a=0:param_b=0.6,setsar=1,split=4[v2][s0][s1][poster_in]" in graph
-    assert "[s0]zscale=640:360:filter=bicubic:param_a=0:param_b=0.6,setsar=1,split=2[v0][sprite_in]" in graph
+    assert "[s3]scale=1920:1080:flags=lanczos,setsar=1,format=yuv420p,split=2[v3][s2]" in graph
+    assert "[s2]zscale=1280:720:filter=lanczos,setsar=1,split=4[v2][s0][s1][poster_in]" in graph
+    assert "[s0]zscale=640:360:filter=lanczos,setsar=1,split=2[v0][sprite_in]" in graph
     assert "[poster_in]trim=start=12.0,scale=1280:-2" in graph
 
 
@@ -132,14 +132,26 @@ def test_master_playlist_parses() -> None:
     assert master.playlists[4].stream_info.codecs == "mp4a.40.2"
 
 
-def test_large_rungs_get_the_fast_settings() -> None:
+def test_each_rung_gets_the_settings_of_its_size_tier() -> None:
     argv = argv_for()
-    assert per_stream(argv, "-crf") == {"v:0": "24", "v:1": "24", "v:2": "24", "v:3": "23.8"}
-    assert per_stream(argv, "-x264-params") == {
-        **{f"v:{i}": "bframes=1:b-adapt=0:me=dia:subme=1" for i in range(3)},
-        "v:3": "bframes=0:me=dia:subme=0:rc-lookahead=5",
-    }
+    top, middle, small = commands.EncoderSettings().tiers
+    assert per_stream(argv, "-crf") == {"v:0": f"{small.crf:g}", "v:1": f"{small.crf:g}",
+                                        "v:2": f"{middle.crf:g}", "v:3": f"{top.crf:g}"}
+    assert per_stream(argv, "-x264-params") == {"v:0": small.params, "v:1": small.params,
+                                                "v:2": middle.params, "v:3": top.params}
     assert per_stream(argv, "-threads") == {"v:0": "1", "v:1": "1", "v:2": "1", "v:3": "2"}  # top rung: 2
+
+
+def test_a_tier_is_chosen_by_the_short_side() -> None:
+    tiers = (commands.X264Tier(1080, 23, "a"), commands.X264Tier(720, 24, "b"), commands.X264Tier(0, 25, "c"))
+    settings = commands.EncoderSettings(tiers=tiers)
+
+    def tier_of(width: int, height: int) -> str:
+        return settings.tier(Rendition("r", width, height, Fraction(30), 1000, 96, 2)).params
+
+    assert [tier_of(1920, 1080), tier_of(3840, 2160), tier_of(1080, 1920)] == ["a", "a", "a"]  # portrait too
+    assert [tier_of(1280, 720), tier_of(720, 1280), tier_of(1918, 1078)] == ["b", "b", "b"]
+    assert [tier_of(854, 480), tier_of(640, 360), tier_of(32, 18)] == ["c", "c", "c"]
 
 
 def test_top_rung_gets_two_threads_whatever_its_size() -> None:
