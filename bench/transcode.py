@@ -27,7 +27,6 @@ import m3u8
 from worker.media import run
 from worker.media.ladder import Rendition, build_ladder
 from worker.media.pipeline import transcode_to_dir
-from worker.media.probe import probe
 
 SECONDS = 120
 LONG_SECONDS = 600
@@ -171,7 +170,7 @@ def by_hand(argv: list[str], src: Path, work: Path) -> float:
     return time.monotonic() - started
 
 
-def timed_runs(ffmpeg: str, src: Path, work: Path) -> tuple[dict[str, list[float]], Path, Path, list[str]]:
+def timed_runs(ffmpeg: str, src: Path, work: Path) -> tuple[dict[str, list[float]], Path, Path, list[Rendition]]:
     """Wall times of ours, the baseline and our argv by hand, interleaved in a mirrored order.
 
     This VM's speed drifts by up to a fifth within minutes (the same argv took 102, 109 and 123
@@ -179,7 +178,7 @@ def timed_runs(ffmpeg: str, src: Path, work: Path) -> tuple[dict[str, list[float
     drift as much as the contenders. In the order ours, hand, baseline, baseline, hand, ours
     every contender's runs have the same mean position, which cancels a steady drift, and each
     of our runs sits next to a run by hand, which the overhead compares it with.
-    Returns the times, the first run's output dirs (ours, baseline) and our argv.
+    Returns the times, the first run's output dirs (ours, baseline) and the video rungs.
     """
     times: dict[str, list[float]] = {"ours": [], "baseline": [], "hand": []}
     kept: dict[str, Path] = {}
@@ -203,7 +202,7 @@ def timed_runs(ffmpeg: str, src: Path, work: Path) -> tuple[dict[str, list[float
             shutil.rmtree(outdir)
         else:
             kept[kind] = outdir
-    return times, kept["ours"], kept["baseline"], argv
+    return times, kept["ours"], kept["baseline"], rungs
 
 
 def main() -> None:
@@ -213,9 +212,8 @@ def main() -> None:
         work = Path(tmp)
         src = work / "lecture.mp4"
         generate_source(ffmpeg, src, SECONDS)
-        times, ours_dir, base_dir, _argv = timed_runs(ffmpeg, src, work)
+        times, ours_dir, base_dir, rungs = timed_runs(ffmpeg, src, work)
         ours_s, base_s, hand_s = (sum(times[k]) / len(times[k]) for k in ("ours", "baseline", "hand"))
-        rungs = [r for r in build_ladder(probe(src)) if r.has_video]
         ratio = ours_s / base_s
         print(f"wall_time_s (mean of {len(times['ours'])}): ours {ours_s:.1f}, baseline {base_s:.1f}, "
               f"ratio {ratio:.3f}")
@@ -245,6 +243,7 @@ def main() -> None:
             "first_playable_s": round(playable_s, 2),
             "overhead_pct": round(overhead, 2),
         }))
+
 
 if __name__ == "__main__":
     main()

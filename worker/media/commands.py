@@ -188,8 +188,8 @@ def _scaler(rung: Rendition, *, from_source: bool) -> str:
     """Filters that turn a rung's parent picture into the rung's yuv420p picture with square pixels.
 
     Lanczos (3 taps): against the source, upscaled back, it scored 5.7 VMAF more than bicubic at
-    360p, 3.5 at 480p and 1.0 at 720p for 2-3 % more bits, at the same CPU (the resize kernel is
-    a small part of a scale filter's cost). The source can be any pixel format and range, so
+    360p, 3.5 at 480p and 1.0 at 720p for 2-3 % more bits, at about the same CPU (the resize kernel
+    is a small part of a scale filter's cost). The source can be any pixel format and range, so
     libswscale (which converts anything) takes the rung that is scaled from it. Other rungs are
     scaled from a rung's yuv420p picture, where zimg costs about 30 % less CPU.
     """
