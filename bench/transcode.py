@@ -5,7 +5,8 @@
 Source: a generated 120 s 1080p30 lecture (static slides whose text changes every 20 s, a small
 moving talking-head inset, speech-like audio). Prints per-rung bitrate and VMAF against the
 source, wall times and their ratio (each contender timed twice, interleaved: see `timed_runs`),
-time to first playable for a 10-minute source, and our overhead against running our own ffmpeg
+the CPU seconds and their ratio (the work apart from how busy each side keeps the cores), time
+to first playable for a 10-minute source, and our overhead against running our own ffmpeg
 argv by hand. Last line: one JSON object.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -68,9 +70,8 @@ def generate_source(ffmpeg: str, out: Path, seconds: int) -> None:
     ])
 
 
-def baseline(ffmpeg: str, src: Path, outdir: Path, rungs: list[Rendition]) -> float:
+def baseline(ffmpeg: str, src: Path, outdir: Path, rungs: list[Rendition]) -> None:
     """PeerTube's approach: one ffmpeg per resolution, run one after another."""
-    started = time.monotonic()
     for rung in rungs:
         (outdir / rung.name).mkdir(parents=True)
         ffmpeg_run([
@@ -82,7 +83,6 @@ def baseline(ffmpeg: str, src: Path, outdir: Path, rungs: list[Rendition]) -> fl
             "-f", "hls", "-hls_time", "4", "-hls_playlist_type", "vod", "-hls_segment_type", "fmp4",
             "-hls_segment_filename", f"{rung.name}/seg_%05d.m4s", f"{rung.name}/index.m3u8",
         ], cwd=outdir)
-    return time.monotonic() - started
 
 
 def joined(rung_dir: Path) -> Path:
@@ -155,10 +155,9 @@ def first_playable(ffmpeg: str, src: Path, work: Path) -> float:
     return playable
 
 
-def by_hand(argv: list[str], src: Path, work: Path) -> float:
+def by_hand(argv: list[str], src: Path, work: Path) -> None:
     """Our own argv run directly, with only the copy of the source it expects."""
     work.mkdir(parents=True)
-    started = time.monotonic()
     private = work / "source"
     shutil.copyfile(src, private)
     source_arg = next(a for a in argv if a.startswith("file:"))
@@ -167,42 +166,55 @@ def by_hand(argv: list[str], src: Path, work: Path) -> float:
     for name in {name for a in argv for name in re.findall(r"([\w-]+)/index\.m3u8", a)}:
         (outdir / name).mkdir(parents=True)
     ffmpeg_run([f"file:{private}" if a == source_arg else a for a in argv], cwd=outdir)
-    return time.monotonic() - started
 
 
-def timed_runs(ffmpeg: str, src: Path, work: Path) -> tuple[dict[str, list[float]], Path, Path, list[Rendition]]:
-    """Wall times of ours, the baseline and our argv by hand, interleaved in a mirrored order.
+def children_cpu_s() -> float:
+    """CPU seconds of every child process waited for so far (ffmpeg, the probe)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+Times = dict[str, list[float]]
+
+
+def timed_runs(ffmpeg: str, src: Path, work: Path) -> tuple[Times, Times, Path, Path, list[Rendition]]:
+    """Wall and CPU times of ours, the baseline and our argv by hand, interleaved in a mirrored order.
 
     This VM's speed drifts by up to a fifth within minutes (the same argv took 102, 109 and 123
     CPU-seconds in a row), so timing each contender once, one after the other, measured the
     drift as much as the contenders. In the order ours, hand, baseline, baseline, hand, ours
     every contender's runs have the same mean position, which cancels a steady drift, and each
     of our runs sits next to a run by hand, which the overhead compares it with.
-    Returns the times, the first run's output dirs (ours, baseline) and the video rungs.
+    Returns wall times, CPU times, the first run's output dirs (ours, baseline) and the video rungs.
     """
-    times: dict[str, list[float]] = {"ours": [], "baseline": [], "hand": []}
+    walls: Times = {"ours": [], "baseline": [], "hand": []}
+    cpus: Times = {"ours": [], "baseline": [], "hand": []}
     kept: dict[str, Path] = {}
     argv: list[str] = []
     rungs: list[Rendition] = []
     for i, kind in enumerate(TIMING_ORDER):
         outdir = work / f"{kind}-{i}"
-        started = time.monotonic()
+        started, cpu_before = time.monotonic(), children_cpu_s()
         if kind == "ours":
             result = transcode_to_dir(src, outdir, ffmpeg=ffmpeg)
-            seconds = time.monotonic() - started
             argv = result.argv
             rungs = [r for r in build_ladder(result.info) if r.has_video]
         elif kind == "baseline":
-            seconds = baseline(ffmpeg, src, outdir, rungs)
+            baseline(ffmpeg, src, outdir, rungs)
         else:
-            seconds = by_hand(argv, src, outdir)
-        times[kind].append(seconds)
-        print(f"run {i + 1}/{len(TIMING_ORDER)} {kind}: {seconds:.1f} s")
+            by_hand(argv, src, outdir)
+        walls[kind].append(time.monotonic() - started)
+        cpus[kind].append(children_cpu_s() - cpu_before)
+        print(f"run {i + 1}/{len(TIMING_ORDER)} {kind}: {walls[kind][-1]:.1f} s, {cpus[kind][-1]:.1f} CPU-s")
         if kind in kept:
             shutil.rmtree(outdir)
         else:
             kept[kind] = outdir
-    return times, kept["ours"], kept["baseline"], rungs
+    return walls, cpus, kept["ours"], kept["baseline"], rungs
+
+
+def mean(values: list[float]) -> float:
+    return sum(values) / len(values)
 
 
 def main() -> None:
@@ -212,11 +224,15 @@ def main() -> None:
         work = Path(tmp)
         src = work / "lecture.mp4"
         generate_source(ffmpeg, src, SECONDS)
-        times, ours_dir, base_dir, rungs = timed_runs(ffmpeg, src, work)
-        ours_s, base_s, hand_s = (sum(times[k]) / len(times[k]) for k in ("ours", "baseline", "hand"))
+        walls, cpus, ours_dir, base_dir, rungs = timed_runs(ffmpeg, src, work)
+        ours_s, base_s, hand_s = (mean(walls[k]) for k in ("ours", "baseline", "hand"))
         ratio = ours_s / base_s
-        print(f"wall_time_s (mean of {len(times['ours'])}): ours {ours_s:.1f}, baseline {base_s:.1f}, "
+        print(f"wall_time_s (mean of {len(walls['ours'])}): ours {ours_s:.1f}, baseline {base_s:.1f}, "
               f"ratio {ratio:.3f}")
+        # The work itself, apart from how well each side keeps the cores busy (wall × busy cores = CPU).
+        cpu_ratio = mean(cpus["ours"]) / mean(cpus["baseline"])
+        print(f"cpu_s (mean of {len(cpus['ours'])}): ours {mean(cpus['ours']):.1f}, "
+              f"baseline {mean(cpus['baseline']):.1f}, ratio {cpu_ratio:.3f}")
         deltas: list[float] = []
         bitrate_ratios: list[float] = []
         for rung in rungs:
@@ -238,6 +254,7 @@ def main() -> None:
         print(f"pipeline_vs_hand_s: ours {ours_s:.1f}, baseline {hand_s:.1f}, ratio {ours_s / hand_s:.3f}")
         print(json.dumps({
             "ratio": round(ratio, 3),
+            "cpu_ratio": round(cpu_ratio, 3),
             "vmaf_delta_min": round(min(deltas), 2),
             "bitrate_ratio_max": round(max(bitrate_ratios), 3),
             "first_playable_s": round(playable_s, 2),
