@@ -1,22 +1,28 @@
 """Pure argv builders for ffmpeg. No I/O: every function returns data.
 
-One process decodes the source once and scales it in a cascade (each rung from a
-bigger rung's picture, see `scale_parents`); every rung's picture feeds its libx264
-encoder, and the poster and thumbnail-sprite branches reuse rung pictures. Audio is encoded
-once per distinct bitrate and shared: all streams go to one tee output that hands each rung
-its own HLS muxer (fMP4 segments, EVENT playlist), so the lowest rung is playable while the
-others are still encoding. Output paths are relative: the runner starts ffmpeg with the
-output directory as its working directory, so no caller-chosen path is ever parsed by ffmpeg
-as a pattern or URL.
+The graph is built with ffmpeg-python, which labels the pads, inserts nothing on its own and
+escapes every filter argument. One process decodes the source once and scales it in a cascade
+(each rung from a bigger rung's picture, see `scale_parents`); every rung's picture feeds its
+libx264 encoder, and the poster and thumbnail-sprite branches reuse rung pictures. Audio is
+encoded once per distinct bitrate and shared: all streams go to one tee output that hands each
+rung its own HLS muxer (fMP4 segments, EVENT playlist), so the lowest rung is playable while the
+others are still encoding. Output paths are relative: the runner starts ffmpeg with the output
+directory as its working directory, so no caller-chosen path is ever parsed by ffmpeg as a
+pattern or URL.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
+
+import ffmpeg as ffmpeg_python
 
 from worker.media.ladder import SEGMENT_S, Rendition
 from worker.media.types import MediaInfo, MediaLimits
+
+Stream = ffmpeg_python.nodes.FilterableStream
 
 PLAYLIST = "index.m3u8"
 INIT_SEGMENT = "init.mp4"
@@ -30,7 +36,6 @@ SPRITE_TILE_WIDTH = 160
 SPRITE_COLUMNS = 10
 SPRITE_MAX_TILES = 200
 SPRITE_MIN_INTERVAL_S = 5
-CASCADE_MIN_FACTOR = 1.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,40 +52,41 @@ class EncoderSettings:
     """x264 settings, tuned on lecture content with bench/transcode.py.
 
     All rungs encode at once in one process, so the rungs are the parallelism: one thread per
-    encoder avoids frame-threading overhead. Except the top rung: it is a third of the work
-    (half of it when it is 720p), the other threads wait for it whenever its frame queue is
-    full, and then it was the only runnable thread (7 % of the run, 2 cores at 1.89 busy);
-    with two frame threads (and an async lookahead) it fills those gaps, 1.98 busy, for the
-    same bits and VMAF. Beyond that the levers are CPU-seconds. Measured per encoder thread on
-    the 120 s 1080p source, x264 has a per-frame floor on static slides (ultrafast still costs
-    half of veryfast), and what is left above it is B-frame decisions and sub-pel search.
+    encoder, the top rung's included. Two frame threads for the top rung kept the cores no busier
+    (1.90 of 2 either way, measured with perf sched) and cost 5-7 % more CPU for the whole run
+    (paired runs on the 120 s source): two 1080p frames in flight fight over the caches. Beyond
+    that the levers are CPU-seconds. Measured per encoder thread on the 120 s 1080p source, x264
+    has a per-frame floor on static slides (ultrafast still costs half of veryfast), and what is
+    left above it is B-frame decisions and sub-pel search.
     `tiers` are tried in order; the first whose `min_side` the rung reaches applies:
 
     * 1080p and up: no B-frames, a short lookahead and full-pel search (subme=0 skips the
       half-pel interpolation of every frame), a slightly higher CRF gives back the bits.
-      Partitions, 8x8dct, weightp or deblock there moved < 0.6 CPU-s.
+      No deblocking: at this size and QP it softened slide text (+0.15 VMAF and the same bits
+      without it) and took 2 % of the run's instructions. Partitions, 8x8dct or weightp there
+      moved < 0.3 %.
     * 720p: one B-frame instead of veryfast's adaptive three (the same bits for −13 % CPU) and
       diamond search with subme=1 (−17 % more for ~8 % more bits). With b-adapt=0 every other
       frame is that B-frame, without the lookahead weighing P against B per frame: 0.5 % fewer
       bits at the same VMAF. A shorter lookahead (5) weakens mbtree: −12 % bits but −1.4 to
       −2.3 VMAF. CRF 24.5 takes back the ~3 % more bits of lanczos' sharper picture (+0.2 VMAF
       over PeerTube's rung remain).
-    * Below 720p: the top tier's options. With lanczos scaling these rungs scored 3.5-5.7 VMAF
-      above PeerTube's, so B-frames and sub-pel search bought quality nobody needed: without
-      them −17 % CPU in these encoders, and CRF 25.5 keeps them at +0.8 (480p) and +2.0 (360p)
-      VMAF for 4-7 % fewer bits than PeerTube's. Dropping mbtree as well tripled the bits for
-      no CPU; partitions=none and weightp=0 saved 4 % CPU for 8 % more bits.
+    * Below 720p: the top tier's options, deblocking kept (blocks on a talking head at these
+      sizes are what viewers on weak networks see). With lanczos scaling these rungs scored
+      3.5-5.7 VMAF above PeerTube's, so B-frames and sub-pel search bought quality nobody
+      needed: without them −17 % CPU in these encoders, and CRF 25.5 keeps them at +0.8 (480p)
+      and +2.4 (360p) VMAF for 4-7 % fewer bits than PeerTube's. Dropping mbtree as well tripled
+      the bits for no CPU; partitions=none and weightp=0 saved 4 % CPU for 8 % more bits.
     """
 
     preset: str = "veryfast"
     tune: str | None = None
     tiers: tuple[X264Tier, ...] = (
-        X264Tier(1080, 23.8, "bframes=0:me=dia:subme=0:rc-lookahead=5"),
+        X264Tier(1080, 23.8, "bframes=0:me=dia:subme=0:rc-lookahead=5:no-deblock=1"),
         X264Tier(720, 24.5, "bframes=1:b-adapt=0:me=dia:subme=1"),
         X264Tier(0, 25.5, "bframes=0:me=dia:subme=0:rc-lookahead=5"),
     )
     threads: int = 1  # per encoder; 0 lets x264 decide
-    top_threads: int = 2  # the largest rung's encoder
     decoder_threads: int = 1  # 0 lets the decoder decide
 
     def tier(self, rung: Rendition) -> X264Tier:
@@ -112,90 +118,104 @@ def poster_time(duration_s: float) -> float:
     return round(min(duration_s * 0.1, 10.0), 3)
 
 
-def input_args(src: str, info: MediaInfo, limits: MediaLimits) -> list[str]:
-    """Forced demuxer, file protocol only, nested demuxers limited to the same family."""
-    return [
-        "-protocol_whitelist", "file",
-        "-format_whitelist", info.format_whitelist,
-        "-max_pixels", str(limits.max_pixels),
-        "-probesize", "50000000",
-        "-analyzeduration", "20000000",
-        "-f", info.demuxer,
-        "-i", f"file:{src}",
-    ]
+def source(src: str, info: MediaInfo, limits: MediaLimits, *, threads: int = 1) -> Stream:
+    """The one input: forced demuxer, file protocol only, nested demuxers limited to the same family."""
+    return ffmpeg_python.input(
+        f"file:{src}",
+        format=info.demuxer,
+        protocol_whitelist="file",
+        format_whitelist=info.format_whitelist,
+        max_pixels=limits.max_pixels,
+        probesize=50_000_000,
+        analyzeduration=20_000_000,
+        # Frame-threaded decoding costs ~20 % more CPU than one thread, and the encoders are
+        # the parallelism (a 1080p decode thread is a fraction of one 1080p encoder).
+        threads=threads,
+    )
 
 
 def scale_parents(renditions: list[Rendition]) -> list[int | None]:
     """Per video rung (lowest first), the index of the rung it is scaled from; None for the source.
 
-    Downscaling an already downscaled picture costs a fraction of scaling the source again. A
-    rung is taken from the smallest bigger rung at least CASCADE_MIN_FACTOR times its short
-    side: a 1.5× or 2× step keeps VMAF within a few tenths of scaling the source directly,
-    whereas a 1.33× step (480p to 360p) cost 1.7 points (both measured with bicubic scaling).
+    Each rung is scaled from the next bigger rung's picture: downscaling an already downscaled
+    picture costs a fraction of scaling the source again, and with lanczos the smaller steps lose
+    nothing (360p from 480p scored 0.4 VMAF more than 360p from 720p, for a third less of its
+    scaling CPU; bicubic lost 1.7 points on the same step).
     """
-    shorts = [min(r.width, r.height) for r in renditions]
-    return [
-        next((j for j in range(i + 1, len(shorts)) if shorts[j] >= CASCADE_MIN_FACTOR * shorts[i]), None)
-        for i in range(len(shorts))
-    ]
+    return [i + 1 if i + 1 < len(renditions) else None for i in range(len(renditions))]
 
 
-def _filter_graph(
-    info: MediaInfo, renditions: list[Rendition], sprite: SpritePlan | None, poster_at: float | None
-) -> tuple[str, dict[str, str], list[str]]:
-    """The filter_complex text, the video pad label per rung name, the audio pad per `audio_encodings` entry."""
-    chains: list[str] = []
-    video_pads: dict[str, str] = {}
-    audio_pads: list[str] = []
-    video_rungs = [r for r in renditions if r.has_video]
-    encodings = audio_encodings(renditions)
-    if video_rungs and info.video is not None:
-        parents = scale_parents(video_rungs)
-        # Consumers of each picture: key None is the source (after fps), an int a rung's scaled output.
-        feeds: dict[int | None, list[str]] = {None: [], **{i: [f"v{i}"] for i in range(len(video_rungs))}}
-        for i, parent in enumerate(parents):
-            feeds[parent].append(f"s{i}")
-        if sprite is not None:
-            # The sprite's few tiles come from the smallest picture; select drops the rest first.
-            feeds[0].append("sprite_in")
-        poster_width = min(video_rungs[-1].width, POSTER_MAX_WIDTH)
-        if poster_at is not None:
-            # From the smallest rung at least as wide: no second scale of the source for one frame.
-            feeds[next(i for i, r in enumerate(video_rungs) if r.width >= poster_width)].append("poster_in")
-        chains.append(f"[0:v:{info.video.index}]fps={video_rungs[0].fps}" + _fan_out(feeds[None]))
-        # Parents before children, so each chain reads a label defined above it.
-        for i in sorted(range(len(video_rungs)), reverse=True):
-            rung = video_rungs[i]
-            chains.append(f"[s{i}]{_scaler(rung, from_source=parents[i] is None)}" + _fan_out(feeds[i]))
-            video_pads[rung.name] = f"[v{i}]"
-        if sprite is not None:
-            chains.append(
-                # select rather than fps=1/N: fps rounds a clip shorter than N/2 s down to no frame.
-                f"[sprite_in]select='isnan(prev_selected_t)+gte(t-prev_selected_t,{sprite.interval_s})',"
-                f"scale={sprite.tile_width}:{sprite.tile_height},setsar=1,"
-                f"tile={sprite.columns}x{sprite.rows}[sprite]"
-            )
-        if poster_at is not None:
-            chains.append(f"[poster_in]trim=start={poster_at},scale={poster_width}:-2,setsar=1[poster]")
-    if encodings and info.audio is not None:
-        labels = [f"a{j}" for j in range(len(encodings))]
-        chains.append("[0:a:0]aresample=48000:async=1:first_pts=0" + _fan_out(labels, "asplit"))
-        audio_pads = [f"[{label}]" for label in labels]
-    return ";".join(chains), video_pads, audio_pads
+def _fan_out(stream: Stream, count: int, split: str = "split") -> list[Stream]:
+    """`count` streams carrying the same pictures (or, with asplit, the same audio)."""
+    if count == 1:
+        return [stream]
+    node = stream.filter_multi_output(split)
+    return [node[i] for i in range(count)]
 
 
-def _scaler(rung: Rendition, *, from_source: bool) -> str:
-    """Filters that turn a rung's parent picture into the rung's yuv420p picture with square pixels.
+def _scaled(picture: Stream, rung: Rendition, *, from_source: bool) -> Stream:
+    """A rung's yuv420p picture with square pixels, from its parent picture.
 
     Lanczos (3 taps): against the source, upscaled back, it scored 5.7 VMAF more than bicubic at
-    360p, 3.5 at 480p and 1.0 at 720p for 2-3 % more bits, at about the same CPU (the resize kernel
-    is a small part of a scale filter's cost). The source can be any pixel format and range, so
-    libswscale (which converts anything) takes the rung that is scaled from it. Other rungs are
-    scaled from a rung's yuv420p picture, where zimg costs about 30 % less CPU.
+    360p, 3.5 at 480p and 1.0 at 720p for 2-3 % more bits. It is not free (1.7-2.0 ms a frame
+    from 1080p to 720p in zimg, 0.9 ms with bicubic), but the VMAF it buys at the small rungs
+    pays for their cheap encoder settings. The source can be any pixel format and range, so
+    libswscale (which converts anything) takes the rung that is scaled from it; for a yuv420p
+    source of the top rung's size that is no work at all. Other rungs are scaled from a rung's
+    yuv420p picture by zimg, at less than half of libswscale's lanczos (4 ms a frame).
     """
     if from_source:
-        return f"scale={rung.width}:{rung.height}:flags=lanczos,setsar=1,format=yuv420p"
-    return f"zscale={rung.width}:{rung.height}:filter=lanczos,setsar=1"
+        picture = picture.filter("scale", rung.width, rung.height, flags="lanczos")
+        return picture.filter("setsar", 1).filter("format", "yuv420p")
+    return picture.filter("zscale", rung.width, rung.height, filter="lanczos").filter("setsar", 1)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pictures:
+    """The filter graph's video outputs: one stream per rung (lowest first), sprite sheet, poster."""
+
+    rungs: list[Stream]
+    sprite: Stream | None
+    poster: Stream | None
+
+
+def _pictures(
+    video: Stream, renditions: list[Rendition], fps: Fraction, sprite: SpritePlan | None, poster_at: float | None
+) -> _Pictures:
+    """Decode once, scale in a cascade (see `scale_parents`); sprite and poster reuse rung pictures."""
+    parents = scale_parents(renditions)
+    # Who reads each picture: key None is the source (after fps), an int a rung's scaled picture.
+    readers: dict[int | None, list[str]] = {None: [], **{i: [f"encode:{i}"] for i in range(len(renditions))}}
+    for i, parent in enumerate(parents):
+        readers[parent].append(f"scale:{i}")
+    if sprite is not None:
+        # The sprite's few tiles come from the smallest picture; select drops the rest first.
+        readers[0].append("sprite")
+    poster_width = min(renditions[-1].width, POSTER_MAX_WIDTH)
+    if poster_at is not None:
+        # From the smallest rung at least as wide: no second scale of the source for one frame.
+        readers[next(i for i, r in enumerate(renditions) if r.width >= poster_width)].append("poster")
+    inputs: dict[str, Stream] = {}
+
+    def hand_out(picture: Stream, key: int | None) -> None:
+        inputs.update(zip(readers[key], _fan_out(picture, len(readers[key])), strict=True))
+
+    hand_out(video.filter("fps", str(fps)), None)
+    for i in reversed(range(len(renditions))):  # parents before children
+        hand_out(_scaled(inputs[f"scale:{i}"], renditions[i], from_source=parents[i] is None), i)
+    sheet = thumb = None
+    if sprite is not None:
+        sheet = (
+            # select rather than fps=1/N: fps rounds a clip shorter than N/2 s down to no frame.
+            inputs["sprite"]
+            .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{sprite.interval_s})")
+            .filter("scale", sprite.tile_width, sprite.tile_height)
+            .filter("setsar", 1)
+            .filter("tile", f"{sprite.columns}x{sprite.rows}")
+        )
+    if poster_at is not None:
+        thumb = inputs["poster"].filter("trim", start=poster_at).filter("scale", poster_width, -2).filter("setsar", 1)
+    return _Pictures([inputs[f"encode:{i}"] for i in range(len(renditions))], sheet, thumb)
 
 
 def _audio_key(rung: Rendition) -> tuple[int, int]:
@@ -207,43 +227,35 @@ def audio_encodings(renditions: list[Rendition]) -> list[tuple[int, int]]:
     return list(dict.fromkeys(_audio_key(r) for r in renditions if r.audio_kbps))
 
 
-def _fan_out(labels: list[str], split: str = "split") -> str:
-    """Filter-chain tail that hands one picture (or, with asplit, one audio stream) to every label."""
-    if len(labels) == 1:
-        return f"[{labels[0]}]"
-    return f",{split}={len(labels)}" + "".join(f"[{label}]" for label in labels)
-
-
-def _video_codec_args(rung: Rendition, enc: EncoderSettings, stream: int, *, top: bool) -> list[str]:
-    """Encoder options for the output's video stream number `stream`; `top` marks the largest rung."""
+def _video_codec_options(rung: Rendition, enc: EncoderSettings, stream: int) -> dict[str, str]:
+    """Encoder options for the output's video stream number `stream`."""
     tier = enc.tier(rung)
-    args = ["-c", "libx264", "-preset", enc.preset]
+    options = {"c": "libx264", "preset": enc.preset}
     if enc.tune:
-        args += ["-tune", enc.tune]
-    args += [
-        "-crf", f"{tier.crf:g}",
-        "-maxrate", f"{rung.video_kbps}k",
-        "-bufsize", f"{rung.video_kbps * 2}k",
-        "-profile", "high",
-        "-level", rung.level,
-        "-pix_fmt", "yuv420p",
+        options["tune"] = enc.tune
+    options |= {
+        "crf": f"{tier.crf:g}",
+        "maxrate": f"{rung.video_kbps}k",
+        "bufsize": f"{rung.video_kbps * 2}k",
+        "profile": "high",
+        "level": rung.level,
+        "pix_fmt": "yuv420p",
         # The same frame count per GOP in every rung, all fed by one fps filter:
         # keyframes line up across renditions and every segment starts with one.
-        "-g", str(rung.keyint),
-        "-keyint_min", str(rung.keyint),
-        "-sc_threshold", "0",
-    ]
-    threads = enc.top_threads if top else enc.threads
-    if threads:
-        args += ["-threads", str(threads)]
+        "g": str(rung.keyint),
+        "keyint_min": str(rung.keyint),
+        "sc_threshold": "0",
+    }
+    if enc.threads:
+        options["threads"] = str(enc.threads)
     if tier.params:
-        args += ["-x264-params", tier.params]
-    return _for_stream(args, f"v:{stream}")
+        options["x264-params"] = tier.params
+    return _for_stream(options, f"v:{stream}")
 
 
-def _for_stream(args: list[str], specifier: str) -> list[str]:
-    """Flag/value pairs with every flag limited to one output stream (`-crf` -> `-crf:v:2`)."""
-    return [f"{arg}:{specifier}" if i % 2 == 0 else arg for i, arg in enumerate(args)]
+def _for_stream(options: dict[str, str], specifier: str) -> dict[str, str]:
+    """Options limited to one output stream (`crf` -> `crf:v:2`)."""
+    return {f"{key}:{specifier}": value for key, value in options.items()}
 
 
 def hls_slave(name: str, streams: list[str]) -> str:
@@ -266,6 +278,12 @@ def hls_slave(name: str, streams: list[str]) -> str:
     return "[" + ":".join(f"{key}={value}" for key, value in options.items()) + f"]{name}/{PLAYLIST}"
 
 
+def _still(picture: Stream, filename: str, quality: int) -> ffmpeg_python.nodes.OutputStream:
+    """One JPEG of the picture's first frame."""
+    options = {"frames:v": 1, "c:v": "mjpeg", "q:v": quality, "pix_fmt": "yuvj420p", "update": 1}
+    return picture.output(filename, format="image2", **options)
+
+
 def transcode_argv(
     *,
     ffmpeg: str,
@@ -278,47 +296,51 @@ def transcode_argv(
     poster_at: float | None = None,
 ) -> list[str]:
     """The one ffmpeg command that writes every rung (and poster, sprite) under the cwd."""
-    graph, video_pads, audio_pads = _filter_graph(info, renditions, sprite, poster_at)
-    argv = [
-        ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        "-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
-        # Frame-threaded decoding costs ~20 % more CPU than one thread, and the encoders are
-        # the parallelism (a 1080p decode thread is a fraction of one 1080p encoder).
-        "-threads", str(encoder.decoder_threads),
-        *input_args(src, info, limits),
-        # The graph's zscale filters would otherwise split every frame across a thread per core:
-        # −10 % CPU in the graph without them, and the encoders keep both cores busy anyway.
-        "-filter_complex_threads", "1",
-        "-filter_complex", graph,
-    ]
+    inp = source(src, info, limits, threads=encoder.decoder_threads)
+    video_rungs = [r for r in renditions if r.has_video] if info.video is not None else []
+    pictures = (
+        _pictures(inp[f"v:{info.video.index}"], video_rungs, video_rungs[0].fps, sprite, poster_at)
+        if info.video is not None and video_rungs
+        else _Pictures([], None, None)
+    )
+    encodings = audio_encodings(renditions) if info.audio is not None else []
+    sounds = []
+    if encodings:
+        resampled = inp["a:0"].filter("aresample", 48000, **{"async": 1, "first_pts": 0})
+        sounds = _fan_out(resampled, len(encodings), "asplit")
     # One output whose streams are every rung's video, then each audio encoding once; the tee gives
     # every rung's HLS muxer its own video stream and the audio stream it shares with the others.
-    video_rungs = [r for r in renditions if r.name in video_pads]
+    options: dict[str, str] = {}
     for i, rung in enumerate(video_rungs):
-        top = i == len(video_rungs) - 1  # lowest first
-        argv += ["-map", video_pads[rung.name], *_video_codec_args(rung, encoder, i, top=top)]
-    encodings = audio_encodings(renditions) if audio_pads else []
-    for j, ((kbps, channels), pad) in enumerate(zip(encodings, audio_pads, strict=True)):
-        argv += ["-map", pad, *_for_stream(["-c", "aac", "-b", f"{kbps}k", "-ac", str(channels)], f"a:{j}")]
+        options |= _video_codec_options(rung, encoder, i)
+    for j, (kbps, channels) in enumerate(encodings):
+        options |= _for_stream({"c": "aac", "b": f"{kbps}k", "ac": str(channels)}, f"a:{j}")
     slaves = []
     for rung in renditions:
         streams = [f"v:{video_rungs.index(rung)}"] if rung in video_rungs else []
         if encodings and rung.audio_kbps:
             streams.append(f"a:{encodings.index(_audio_key(rung))}")
         slaves.append(hls_slave(rung.name, streams))
-    argv += [
-        # The tee cannot tell encoders that its HLS muxers want codec headers out of band (avcC in init.mp4).
-        "-flags", "+global_header",
-        "-t", f"{limits.max_duration_s:g}",
-        "-f", "tee", "|".join(slaves),
+    outputs = [
+        ffmpeg_python.output(
+            *pictures.rungs, *sounds, "|".join(slaves), format="tee", **options,
+            # The tee cannot tell encoders that its HLS muxers want codec headers out of band (avcC in init.mp4).
+            flags="+global_header",
+            t=f"{limits.max_duration_s:g}",
+        )
     ]
-    if sprite is not None and "[sprite]" in graph:
-        argv += ["-map", "[sprite]", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "4",
-                 "-pix_fmt", "yuvj420p", "-update", "1", "-f", "image2", SPRITE]
-    if poster_at is not None and "[poster]" in graph:
-        argv += ["-map", "[poster]", "-frames:v", "1", "-c:v", "mjpeg", "-q:v", "3",
-                 "-pix_fmt", "yuvj420p", "-update", "1", "-f", "image2", POSTER]
-    return argv
+    if pictures.sprite is not None:
+        outputs.append(_still(pictures.sprite, SPRITE, 4))
+    if pictures.poster is not None:
+        outputs.append(_still(pictures.poster, POSTER, 3))
+    command = [
+        ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
+        "-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
+        # The graph's zscale filters would otherwise split every frame across a thread per core:
+        # −10 % CPU in the graph without them, and the encoders keep both cores busy anyway.
+        "-filter_complex_threads", "1",
+    ]
+    return ffmpeg_python.merge_outputs(*outputs).compile(cmd=command)
 
 
 def sprite_vtt(plan: SpritePlan, duration_s: float, image: str = SPRITE) -> str:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from fractions import Fraction
 
 import m3u8
@@ -35,7 +37,43 @@ def per_stream(argv: list[str], flag: str) -> dict[str, str]:
 def tee_slaves(argv: list[str]) -> list[str]:
     """The one tee output's slave specs, one per rung."""
     assert values_of(argv, "-f").count("tee") == 1
-    return argv[argv.index("tee") + 1].split("|")
+    return next(arg for arg in argv if arg.startswith("[select=")).split("|")
+
+
+@dataclass(frozen=True)
+class Filter:
+    text: str  # name=args, as ffmpeg reads it
+    inputs: list[str]
+    outputs: list[str]
+
+
+def graph_of(argv: list[str]) -> dict[str, Filter]:
+    """The filter graph by output pad label (ffmpeg-python writes one filter per chain)."""
+    producers: dict[str, Filter] = {}
+    for chain in values_of(argv, "-filter_complex")[0].split(";"):
+        found = re.fullmatch(r"((?:\[[^\]]+\])+)(.+?)((?:\[[^\]]+\])+)", chain)
+        assert found, chain
+        inputs, text, outputs = (re.findall(r"\[([^\]]+)\]", found.group(1)), found.group(2),
+                                 re.findall(r"\[([^\]]+)\]", found.group(3)))
+        for label in outputs:
+            producers[label] = Filter(text, inputs, outputs)
+    return producers
+
+
+def lineage(graph: dict[str, Filter], label: str) -> list[str]:
+    """The filters a pad's pictures went through, from the input stream on; splits left out."""
+    steps: list[str] = []
+    while label in graph:
+        step = graph[label]
+        if not step.text.startswith(("split=", "asplit=")):
+            steps.insert(0, step.text)
+        [label] = step.inputs
+    return [label, *steps]
+
+
+def mapped(argv: list[str]) -> list[str]:
+    """Pad labels in `-map` order: the tee's video rungs lowest first, its audio, then sprite and poster."""
+    return [m.strip("[]") for m in values_of(argv, "-map")]
 
 
 def test_input_is_locked_down() -> None:
@@ -43,40 +81,49 @@ def test_input_is_locked_down() -> None:
     assert argv[:3] == ["ffmpeg", "-hide_banner", "-nostdin"]
     i = argv.index("-i")
     assert argv[i + 1] == "file:/work/x/source"
-    assert argv[i - 2 : i] == ["-f", "matroska"]
+    assert values_of(argv[:i], "-f") == ["matroska"]
     assert values_of(argv, "-protocol_whitelist") == ["file"]
     assert values_of(argv, "-format_whitelist") == ["matroska,webm"]
     assert values_of(argv, "-max_pixels") == [str(4096 * 4096)]
     assert argv.count("-i") == 1
     assert values_of(argv, "-progress") == ["pipe:1"]
-    assert argv[argv.index("-threads") + 1] == "1"  # decoder threads, an input option before -i
-    assert argv.index("-threads") < i
+    assert values_of(argv[:i], "-threads") == ["1"]  # decoder threads, an input option before -i
     assert values_of(argv, "-filter_complex_threads") == ["1"]
 
 
 def test_one_decode_split_per_rung_and_first_streams_only() -> None:
     argv = argv_for()
-    graph = values_of(argv, "-filter_complex")[0]
-    assert graph.startswith("[0:v:1]fps=30[s3];")  # decoded once, only the top rung scales the source
-    assert "[0:a:0]aresample=48000:async=1:first_pts=0,asplit=2[a0][a1]" in graph  # 96k shared, 64k
-    assert graph.count("scale=") == 6  # 4 rungs + sprite + poster
-    assert graph.count("zscale=") == 3  # rungs scaled from a rung's yuv420p picture
-    assert graph.count("[0:v:1]") == 1
-    assert "0:s" not in graph and "0:d" not in graph
-    maps = values_of(argv, "-map")
-    assert all(m.startswith("[") for m in maps)  # only filter outputs, never whole inputs
+    graph = graph_of(argv)
+    readers = [f for f in {id(f): f for f in graph.values()}.values() if any(":" in label for label in f.inputs)]
+    # Decoded once: one filter reads the source's chosen video stream, one its first audio stream.
+    assert sorted(f.inputs[0] + " " + f.text for f in readers) == [
+        "0:a:0 aresample=48000:async=1:first_pts=0", "0:v:1 fps=30"]
+    texts = [f.text for f in {id(f): f for f in graph.values()}.values()]
+    assert sum(t.startswith("scale=") for t in texts) == 3  # the source's rung, sprite, poster
+    assert sum(t.startswith("zscale=") for t in texts) == 3  # rungs scaled from a rung's yuv420p picture
+    assert "asplit=2" in texts  # 96k shared by the video rungs, 64k for the audio-only rung
+    assert all(label in graph for label in mapped(argv))  # only filter outputs, never whole inputs
 
 
 def test_rungs_scale_in_a_cascade_of_large_steps() -> None:
     video = [r for r in build_ladder(INFO) if r.has_video]
     assert [r.name for r in video] == ["360p", "480p", "720p", "1080p"]
-    # 360p from 720p (2×), not from 480p (1.33×); 480p from 720p (1.5×); 720p from 1080p; 1080p from the source.
-    assert commands.scale_parents(video) == [2, 2, 3, None]
-    graph = values_of(argv_for(), "-filter_complex")[0]
-    assert "[s3]scale=1920:1080:flags=lanczos,setsar=1,format=yuv420p,split=2[v3][s2]" in graph
-    assert "[s2]zscale=1280:720:filter=lanczos,setsar=1,split=4[v2][s0][s1][poster_in]" in graph
-    assert "[s0]zscale=640:360:filter=lanczos,setsar=1,split=2[v0][sprite_in]" in graph
-    assert "[poster_in]trim=start=12.0,scale=1280:-2" in graph
+    # Each rung from the next bigger one; 1080p from the source.
+    assert commands.scale_parents(video) == [1, 2, 3, None]
+    argv = argv_for()
+    graph = graph_of(argv)
+    v360, v480, v720, v1080, _a96, _a64, sprite, poster = mapped(argv)
+    top = ["0:v:1", "fps=30", "scale=1920:1080:flags=lanczos", "setsar=1", "format=yuv420p"]
+    middle = [*top, "zscale=1280:720:filter=lanczos", "setsar=1"]
+    assert lineage(graph, v1080) == top
+    assert lineage(graph, v720) == middle
+    assert lineage(graph, v480) == [*middle, "zscale=854:480:filter=lanczos", "setsar=1"]
+    assert lineage(graph, v360) == [*middle, "zscale=854:480:filter=lanczos", "setsar=1",
+                                    "zscale=640:360:filter=lanczos", "setsar=1"]
+    assert lineage(graph, sprite) == [*lineage(graph, v360),
+                                      r"select=isnan(prev_selected_t)+gte(t-prev_selected_t\,5)",
+                                      "scale=160:90", "setsar=1", "tile=10x3"]
+    assert lineage(graph, poster) == [*middle, "trim=start=12.0", "scale=1280:-2", "setsar=1"]
 
 
 def test_every_rung_is_h264_with_aligned_two_second_gops() -> None:
@@ -139,7 +186,7 @@ def test_each_rung_gets_the_settings_of_its_size_tier() -> None:
                                         "v:2": f"{middle.crf:g}", "v:3": f"{top.crf:g}"}
     assert per_stream(argv, "-x264-params") == {"v:0": small.params, "v:1": small.params,
                                                 "v:2": middle.params, "v:3": top.params}
-    assert per_stream(argv, "-threads") == {"v:0": "1", "v:1": "1", "v:2": "1", "v:3": "2"}  # top rung: 2
+    assert per_stream(argv, "-threads") == {"v:0": "1", "v:1": "1", "v:2": "1", "v:3": "1"}
 
 
 def test_a_tier_is_chosen_by_the_short_side() -> None:
@@ -152,9 +199,3 @@ def test_a_tier_is_chosen_by_the_short_side() -> None:
     assert [tier_of(1920, 1080), tier_of(3840, 2160), tier_of(1080, 1920)] == ["a", "a", "a"]  # portrait too
     assert [tier_of(1280, 720), tier_of(720, 1280), tier_of(1918, 1078)] == ["b", "b", "b"]
     assert [tier_of(854, 480), tier_of(640, 360), tier_of(32, 18)] == ["c", "c", "c"]
-
-
-def test_top_rung_gets_two_threads_whatever_its_size() -> None:
-    video = VideoInfo(index=0, codec="h264", width=1280, height=720, rotation=0, fps=Fraction(30))
-    argv = argv_for(MediaInfo("mov", "mov,mp4,m4a,3gp,3g2,mj2", 60.0, 2, video, AUDIO))
-    assert per_stream(argv, "-threads") == {"v:0": "1", "v:1": "1", "v:2": "2"}  # 360p, 480p, 720p

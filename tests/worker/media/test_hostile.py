@@ -124,7 +124,7 @@ def test_forced_hls_demuxer_still_cannot_reach_the_network(canary: Canary, tmp_p
     url = f"http://127.0.0.1:{canary.port}/seg.ts"
     src = write(tmp_path / "list.m3u8", playlist(url))
     info = MediaInfo("hls", "hls", 2.0, 1, None, None)
-    argv = [ffmpeg, "-hide_banner", "-nostdin", *commands.input_args(str(src), info, test_limits), "-f", "null", "-"]
+    argv = commands.source(str(src), info, test_limits).output("-", format="null").compile(cmd=[ffmpeg, "-nostdin"])
     with pytest.raises(run.ProcessFailed):
         run.run(argv, timeout_s=10)
     assert canary.hits == 0
