@@ -53,9 +53,9 @@ class EncoderSettings:
 
     All rungs encode at once in one process, so the rungs are the parallelism: one thread per
     encoder, the top rung's included. Two frame threads for the top rung kept the cores no busier
-    (1.90 of 2 either way, measured with perf sched) and cost 5-7 % more CPU for the whole run
-    (paired runs on the 120 s source): two 1080p frames in flight fight over the caches. Beyond
-    that the levers are CPU-seconds. Measured per encoder thread on the 120 s 1080p source, x264
+    (1.90 of 2 either way) and cost 5 % more CPU for the whole run in paired runs on the 120 s
+    source, though only 0.7 % more instructions: most likely two 1080p frames in flight sharing
+    the caches. Beyond that the levers are CPU-seconds. Measured per encoder thread on the 120 s 1080p source, x264
     has a per-frame floor on static slides (ultrafast still costs half of veryfast), and what is
     left above it is B-frame decisions and sub-pel search.
     `tiers` are tried in order; the first whose `min_side` the rung reaches applies:
@@ -139,8 +139,8 @@ def scale_parents(renditions: list[Rendition]) -> list[int | None]:
 
     Each rung is scaled from the next bigger rung's picture: downscaling an already downscaled
     picture costs a fraction of scaling the source again, and with lanczos the smaller steps lose
-    nothing (360p from 480p scored 0.4 VMAF more than 360p from 720p, for a third less of its
-    scaling CPU; bicubic lost 1.7 points on the same step).
+    nothing: 360p from 480p (a picture half the size of 720p's) scored 0.4 VMAF more than 360p
+    from 720p, where bicubic had lost 1.7 points on the same step.
     """
     return [i + 1 if i + 1 < len(renditions) else None for i in range(len(renditions))]
 
