@@ -3,12 +3,18 @@
 The graph is built with ffmpeg-python, which labels the pads, inserts nothing on its own and
 escapes every filter argument. One process decodes the source once and scales it in a cascade
 (each rung from a bigger rung's picture, see `scale_parents`); every rung's picture feeds its
-libx264 encoder, and the poster and thumbnail-sprite branches reuse rung pictures. Audio is
+libx264 encoder, and the poster and thumbnail branches reuse rung pictures. Audio is
 encoded once per distinct bitrate and shared: all streams go to one tee output that hands each
 rung its own HLS muxer (fMP4 segments, EVENT playlist), so the lowest rung is playable while the
 others are still encoding. Output paths are relative: the runner starts ffmpeg with the output
 directory as its working directory, so no caller-chosen path is ever parsed by ffmpeg as a
 pattern or URL.
+
+ffmpeg writes its first `-progress` report only once every output has begun, so every output
+must begin with the source's first frames: the thumbnails leave the graph one by one and a
+second, tiny command tiles them into the sprite sheet afterwards (a sheet tiled in the graph
+begins only when it is full, at the end of the source), and the poster output takes the first
+frame before the one it keeps.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ MASTER = "master.m3u8"
 POSTER = "poster.jpg"
 SPRITE = "sprite.jpg"
 SPRITE_VTT = "sprite.vtt"
+SPRITE_TILES = "sprite-tiles.nut"  # the sheet's thumbnails, uncompressed, until it is tiled
 POSTER_MAX_WIDTH = 1280
 SPRITE_TILE_WIDTH = 160
 SPRITE_COLUMNS = 10
@@ -172,10 +179,10 @@ def _scaled(picture: Stream, rung: Rendition, *, from_source: bool) -> Stream:
 
 @dataclass(frozen=True, slots=True)
 class _Pictures:
-    """The filter graph's video outputs: one stream per rung (lowest first), sprite sheet, poster."""
+    """The filter graph's video outputs: one stream per rung (lowest first), sprite thumbnails, poster."""
 
     rungs: list[Stream]
-    sprite: Stream | None
+    sprite_tiles: Stream | None
     poster: Stream | None
 
 
@@ -189,7 +196,7 @@ def _pictures(
     for i, parent in enumerate(parents):
         readers[parent].append(f"scale:{i}")
     if sprite is not None:
-        # The sprite's few tiles come from the smallest picture; select drops the rest first.
+        # The sprite's few thumbnails come from the smallest picture; select drops the rest first.
         readers[0].append("sprite")
     poster_width = min(renditions[-1].width, POSTER_MAX_WIDTH)
     if poster_at is not None:
@@ -203,19 +210,25 @@ def _pictures(
     hand_out(video.filter("fps", str(fps)), None)
     for i in reversed(range(len(renditions))):  # parents before children
         hand_out(_scaled(inputs[f"scale:{i}"], renditions[i], from_source=parents[i] is None), i)
-    sheet = thumb = None
+    tiles = thumb = None
     if sprite is not None:
-        sheet = (
+        tiles = (
             # select rather than fps=1/N: fps rounds a clip shorter than N/2 s down to no frame.
             inputs["sprite"]
             .filter("select", f"isnan(prev_selected_t)+gte(t-prev_selected_t,{sprite.interval_s})")
             .filter("scale", sprite.tile_width, sprite.tile_height)
             .filter("setsar", 1)
-            .filter("tile", f"{sprite.columns}x{sprite.rows}")
         )
     if poster_at is not None:
-        thumb = inputs["poster"].filter("trim", start=poster_at).filter("scale", poster_width, -2).filter("setsar", 1)
-    return _Pictures([inputs[f"encode:{i}"] for i in range(len(renditions))], sheet, thumb)
+        # The first frame too, so that the output begins at once (see the module docstring); the frame
+        # at `poster_at` then replaces it in the file.
+        thumb = (
+            inputs["poster"]
+            .filter("select", f"eq(n,0)+gte(t,{poster_at})")
+            .filter("scale", poster_width, -2)
+            .filter("setsar", 1)
+        )
+    return _Pictures([inputs[f"encode:{i}"] for i in range(len(renditions))], tiles, thumb)
 
 
 def _audio_key(rung: Rendition) -> tuple[int, int]:
@@ -278,9 +291,11 @@ def hls_slave(name: str, streams: list[str]) -> str:
     return "[" + ":".join(f"{key}={value}" for key, value in options.items()) + f"]{name}/{PLAYLIST}"
 
 
-def _still(picture: Stream, filename: str, quality: int) -> ffmpeg_python.nodes.OutputStream:
-    """One JPEG of the picture's first frame."""
-    options = {"frames:v": 1, "c:v": "mjpeg", "q:v": quality, "pix_fmt": "yuvj420p", "update": 1}
+def _still(picture: Stream, filename: str, quality: int, frames: int = 1) -> ffmpeg_python.nodes.OutputStream:
+    """One JPEG: the last of the picture's first `frames` frames."""
+    options = {"frames:v": frames, "c:v": "mjpeg", "q:v": quality, "pix_fmt": "yuvj420p", "update": 1,
+               # The frames as they come: constant-rate output would count copies filling their gaps.
+               "fps_mode": "passthrough"}
     return picture.output(filename, format="image2", **options)
 
 
@@ -329,18 +344,28 @@ def transcode_argv(
             t=f"{limits.max_duration_s:g}",
         )
     ]
-    if pictures.sprite is not None:
-        outputs.append(_still(pictures.sprite, SPRITE, 4))
+    if pictures.sprite_tiles is not None:
+        outputs.append(pictures.sprite_tiles.output(SPRITE_TILES, format="nut", **{"c:v": "rawvideo"}))
     if pictures.poster is not None:
-        outputs.append(_still(pictures.poster, POSTER, 3))
+        outputs.append(_still(pictures.poster, POSTER, 3, frames=2))
     command = [
-        ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error",
-        "-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
+        *_quiet(ffmpeg), "-nostats", "-progress", "pipe:1", "-stats_period", "0.5",
         # The graph's zscale filters would otherwise split every frame across a thread per core:
         # −10 % CPU in the graph without them, and the encoders keep both cores busy anyway.
         "-filter_complex_threads", "1",
     ]
     return ffmpeg_python.merge_outputs(*outputs).compile(cmd=command)
+
+
+def _quiet(ffmpeg: str) -> list[str]:
+    return [ffmpeg, "-hide_banner", "-nostdin", "-y", "-loglevel", "error"]
+
+
+def sprite_sheet_argv(ffmpeg: str, plan: SpritePlan) -> list[str]:
+    """Tile the thumbnails the transcode wrote (SPRITE_TILES, under the cwd) into the sprite sheet."""
+    tiles = ffmpeg_python.input(f"file:{SPRITE_TILES}", format="nut", protocol_whitelist="file")
+    sheet = tiles.video.filter("tile", f"{plan.columns}x{plan.rows}")
+    return _still(sheet, SPRITE, 4).compile(cmd=_quiet(ffmpeg))
 
 
 def sprite_vtt(plan: SpritePlan, duration_s: float, image: str = SPRITE) -> str:

@@ -24,6 +24,7 @@ Progressive publish contract — which files are final when (a watcher polls `ou
   video rung's playlist (the first rendition in `TranscodeResult.renditions`); as an
   EVENT playlist it starts at its beginning with `startPosition: 0` in hls.js.
 * `poster.jpg`, `sprite.jpg`, `sprite.vtt` are final only once `master.m3u8` exists.
+  `sprite-tiles.nut` holds the sheet's thumbnails while ffmpeg runs and is gone at the end.
 * `master.m3u8` is written last, atomically, after every rung has `#EXT-X-ENDLIST`;
   its presence means the whole ladder is final.
 """
@@ -48,6 +49,7 @@ from worker.media.probe import probe
 from worker.media.types import MediaInfo, MediaLimits, MediaRejected
 
 NO_SPACE = "No space left on device"
+SPRITE_SHEET_TIMEOUT_S = 60  # at most SPRITE_MAX_TILES small pictures
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,19 +107,12 @@ def transcode_to_dir(
             ffmpeg=ffmpeg, src=str(private), info=info, renditions=renditions, limits=limits,
             encoder=encoder, sprite=sprite, poster_at=poster_at,
         )
-        try:
-            run.run(
-                argv, cwd=str(outdir), timeout_s=limits.transcode_timeout_s(info.duration_s),
-                duration_s=info.duration_s, on_progress=on_progress, cancel=cancel,
-            )
-        except run.ProcessCancelled:
-            raise
-        except run.ProcessTimeout as exc:
-            raise MediaRejected("转码超时，文件可能已损坏或过于复杂") from exc
-        except run.ProcessFailed as exc:
-            if NO_SPACE in exc.stderr_tail:  # our disk, not the file: worth retrying later
-                raise OSError(errno.ENOSPC, NO_SPACE) from exc
-            raise MediaRejected("转码失败，文件内容可能已损坏") from exc
+        _ffmpeg(argv, outdir, timeout_s=limits.transcode_timeout_s(info.duration_s), duration_s=info.duration_s,
+                on_progress=on_progress, cancel=cancel)
+        if sprite is not None and (outdir / commands.SPRITE_TILES).is_file():
+            _ffmpeg(commands.sprite_sheet_argv(ffmpeg, sprite), outdir, timeout_s=SPRITE_SHEET_TIMEOUT_S,
+                    cancel=cancel)
+            (outdir / commands.SPRITE_TILES).unlink()
     results = [_finished_rendition(outdir, rung) for rung in renditions]
     duration = _playlist_duration(outdir / results[-1].playlist)
     poster = commands.POSTER if (outdir / commands.POSTER).is_file() else None
@@ -131,6 +126,23 @@ def transcode_to_dir(
         duration_s=duration, info=info, renditions=results, poster=poster,
         sprite=commands.SPRITE if vtt else None, sprite_vtt=vtt, master=commands.MASTER, argv=argv,
     )
+
+
+def _ffmpeg(argv: list[str], outdir: Path, *, timeout_s: float, duration_s: float = 0.0,
+            on_progress: Callable[[run.Progress], None] | None = None,
+            cancel: threading.Event | None = None) -> None:
+    """Run one of our ffmpeg commands in `outdir`; a failure caused by the file becomes MediaRejected."""
+    try:
+        run.run(argv, cwd=str(outdir), timeout_s=timeout_s, duration_s=duration_s, on_progress=on_progress,
+                cancel=cancel)
+    except run.ProcessCancelled:
+        raise
+    except run.ProcessTimeout as exc:
+        raise MediaRejected("转码超时，文件可能已损坏或过于复杂") from exc
+    except run.ProcessFailed as exc:
+        if NO_SPACE in exc.stderr_tail:  # our disk, not the file: worth retrying later
+            raise OSError(errno.ENOSPC, NO_SPACE) from exc
+        raise MediaRejected("转码失败，文件内容可能已损坏") from exc
 
 
 def _finished_rendition(outdir: Path, rung: Rendition) -> RenditionResult:

@@ -72,7 +72,7 @@ def lineage(graph: dict[str, Filter], label: str) -> list[str]:
 
 
 def mapped(argv: list[str]) -> list[str]:
-    """Pad labels in `-map` order: the tee's video rungs lowest first, its audio, then sprite and poster."""
+    """Pad labels in `-map` order: the tee's video rungs lowest first, its audio, then sprite tiles and poster."""
     return [m.strip("[]") for m in values_of(argv, "-map")]
 
 
@@ -122,14 +122,14 @@ def test_rungs_scale_in_a_cascade_of_large_steps() -> None:
                                     "zscale=640:360:filter=lanczos", "setsar=1"]
     assert lineage(graph, sprite) == [*lineage(graph, v360),
                                       r"select=isnan(prev_selected_t)+gte(t-prev_selected_t\,5)",
-                                      "scale=160:90", "setsar=1", "tile=10x3"]
-    assert lineage(graph, poster) == [*middle, "trim=start=12.0", "scale=1280:-2", "setsar=1"]
+                                      "scale=160:90", "setsar=1"]
+    assert lineage(graph, poster) == [*middle, r"select=eq(n\,0)+gte(t\,12.0)", "scale=1280:-2", "setsar=1"]
 
 
 def test_every_rung_is_h264_with_aligned_two_second_gops() -> None:
     argv = argv_for()
-    codecs = {**{f"v:{i}": "libx264" for i in range(4)}, "a:0": "aac", "a:1": "aac", "v": "mjpeg"}  # + sprite, poster
-    assert per_stream(argv, "-c") == codecs
+    codecs = {**{f"v:{i}": "libx264" for i in range(4)}, "a:0": "aac", "a:1": "aac"}
+    assert {stream: codec for stream, codec in per_stream(argv, "-c").items() if stream != "v"} == codecs
     assert set(per_stream(argv, "-g").values()) == {"60"} and set(per_stream(argv, "-keyint_min").values()) == {"60"}
     assert set(per_stream(argv, "-sc_threshold").values()) == {"0"}
     assert per_stream(argv, "-b") == {"a:0": "96k", "a:1": "64k"}  # each audio encoding once
@@ -144,6 +144,28 @@ def test_every_rung_is_h264_with_aligned_two_second_gops() -> None:
                               ("a64k", "a:1")]
     ]
     assert values_of(argv, "-t") == ["21600"]
+
+
+def test_side_outputs_begin_with_the_first_frame() -> None:
+    """ffmpeg reports progress only once every output has begun: none may wait for a full sprite sheet."""
+    argv = argv_for()
+    tee = next(i for i, arg in enumerate(argv) if arg.startswith("[select="))
+    tiles, poster = (output.split() for output in " ".join(argv[tee + 1 :]).split("-map ")[1:])
+    assert tiles[-1] == commands.SPRITE_TILES and values_of(tiles, "-c:v") == ["rawvideo"]
+    assert "tile=" not in values_of(argv, "-filter_complex")[0]
+    assert poster[-1] == commands.POSTER
+    # The first frame, then the one at the poster time replacing it, each as it comes.
+    assert values_of(poster, "-frames:v") == ["2"] and values_of(poster, "-update") == ["1"]
+    assert values_of(poster, "-fps_mode") == ["passthrough"]
+
+
+def test_sprite_sheet_tiles_the_thumbnails_afterwards() -> None:
+    argv = commands.sprite_sheet_argv("ffmpeg", commands.sprite_plan(120, 1920, 1080))
+    i = argv.index("-i")
+    assert argv[i + 1] == f"file:{commands.SPRITE_TILES}"
+    assert values_of(argv[:i], "-f") == ["nut"] and values_of(argv, "-protocol_whitelist") == ["file"]
+    assert values_of(argv, "-filter_complex") == ["[0:v]tile=10x3[s0]"]
+    assert values_of(argv, "-frames:v") == ["1"] and argv[-1] == commands.SPRITE
 
 
 def test_outputs_are_relative_paths() -> None:

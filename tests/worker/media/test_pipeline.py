@@ -38,6 +38,39 @@ def test_1080p30_with_audio_full_ladder(make_media: MakeMedia, ffmpeg: str, test
     assert not list(tmp_path.rglob("*.tmp"))
 
 
+def _gray(frame: av.VideoFrame) -> list[int]:
+    small = frame.reformat(width=64, height=36, format="gray").planes[0]
+    return [value for row in range(36) for value in bytes(small)[row * small.line_size : row * small.line_size + 64]]
+
+
+def _distance(a: list[int], b: list[int]) -> float:
+    return sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a)
+
+
+def test_progress_from_the_start_and_a_full_sprite_sheet(make_media: MakeMedia, ffmpeg: str,
+                                                         test_limits: MediaLimits, tmp_path: Path) -> None:
+    src = make_media("minute.mp4", *lavfi_av("640x360", 30, 60, audio=False))
+    seen: list[Progress] = []
+    result = transcode(src, tmp_path, ffmpeg, test_limits, on_progress=seen.append)
+    # A sheet tiled in the graph held back every report until its last tile, at 55 s of 60.
+    assert seen[0].percent is not None and seen[0].percent < 75 and not seen[0].done, seen[0]
+    assert seen[-1].done
+    vtt = (tmp_path / "sprite.vtt").read_text()
+    assert vtt.count("sprite.jpg#xywh=") == 12 and "sprite.jpg#xywh=160,90,160,90" in vtt
+    with av.open(str(tmp_path / "sprite.jpg")) as sprite:
+        sheet = next(sprite.decode(video=0))
+        assert (sheet.width, sheet.height) == (1600, 180)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        "master.m3u8", "poster.jpg", "sprite.jpg", "sprite.vtt"]
+    # The poster is the frame at its time (6 s), not the first frame that began its output.
+    assert result.poster
+    with av.open(str(tmp_path / result.poster)) as image:
+        poster = _gray(next(image.decode(video=0)))
+    with av.open(str(src)) as source:
+        frames = {n: _gray(f) for n, f in enumerate(source.decode(video=0)) if n in (0, 180)}
+    assert _distance(poster, frames[180]) * 3 < _distance(poster, frames[0])
+
+
 def test_720p_without_audio(make_media: MakeMedia, ffmpeg: str, test_limits: MediaLimits,
                             tmp_path: Path) -> None:
     src = make_media("720p-silent.mp4", *lavfi_av("1280x720", 30, 3, audio=False))
