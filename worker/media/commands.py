@@ -87,7 +87,6 @@ class EncoderSettings:
     """
 
     preset: str = "veryfast"
-    tune: str | None = None
     tiers: tuple[X264Tier, ...] = (
         X264Tier(1080, 23.8, "bframes=0:me=dia:subme=0:rc-lookahead=5:no-deblock=1"),
         X264Tier(720, 24.5, "bframes=1:b-adapt=0:me=dia:subme=1"),
@@ -243,10 +242,9 @@ def audio_encodings(renditions: list[Rendition]) -> list[tuple[int, int]]:
 def _video_codec_options(rung: Rendition, enc: EncoderSettings, stream: int) -> dict[str, str]:
     """Encoder options for the output's video stream number `stream`."""
     tier = enc.tier(rung)
-    options = {"c": "libx264", "preset": enc.preset}
-    if enc.tune:
-        options["tune"] = enc.tune
-    options |= {
+    options = {
+        "c": "libx264",
+        "preset": enc.preset,
         "crf": f"{tier.crf:g}",
         "maxrate": f"{rung.video_kbps}k",
         "bufsize": f"{rung.video_kbps * 2}k",
@@ -258,9 +256,8 @@ def _video_codec_options(rung: Rendition, enc: EncoderSettings, stream: int) -> 
         "g": str(rung.keyint),
         "keyint_min": str(rung.keyint),
         "sc_threshold": "0",
+        "threads": str(enc.threads),
     }
-    if enc.threads:
-        options["threads"] = str(enc.threads)
     if tier.params:
         options["x264-params"] = tier.params
     return _for_stream(options, f"v:{stream}")
